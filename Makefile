@@ -1,0 +1,83 @@
+# One entry point for the kit. `make help` lists the targets.
+# Windows without make: see "Windows" in README.md for the same commands.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+STAMP  := $(VENV)/.kit-installed
+KERNEL := mlflow-kit
+STORE  := mlflow_store
+PORT   ?= 5000
+
+.DEFAULT_GOAL := help
+.PHONY: help setup start test notebook lab-check ui reset nav check lint format \
+        clean-notebooks benchmark datasets hooks clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if v >= (3, 11) else \
+		"The kit needs Python 3.11 or newer; found %d.%d. Install it, then run: make setup PYTHON=python3.11" % v[:2])'
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (MLflow kit)" \
+		--env MLFLOW_DISABLE_TELEMETRY true --env MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT true
+	touch $(STAMP)
+
+setup: $(STAMP)  ## Create .venv with the pinned packages and the kit's Jupyter kernel
+
+start: $(STAMP)  ## Set up, then open JupyterLab on notebook 00
+	$(BIN)/jupyter lab notebooks/00_welcome_and_setup.ipynb
+
+test: $(STAMP)  ## Set up, then run every test: checks, notebooks and labs
+	$(PY) -m pytest -n auto --dist worksteal $(ARGS)
+
+notebook: $(STAMP)  ## Run one notebook as the tests do, e.g. make notebook NB=03
+	$(PY) -m pytest tests/test_notebooks.py -k "$(NB)" -v
+
+lab-check: $(STAMP)  ## Run one lab's solution and student notebooks, e.g. make lab-check LAB=01
+	$(PY) -m pytest tests/test_labs.py -k "lab$(LAB)" -v
+
+ui: $(STAMP)  ## Open the MLflow UI over the kit's store at http://127.0.0.1:$(PORT)
+	mkdir -p $(STORE)/artifacts
+	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(BIN)/mlflow server --workers 1 --port $(PORT) \
+		--backend-store-uri sqlite:///$(CURDIR)/$(STORE)/mlflow.db \
+		--artifacts-destination $(CURDIR)/$(STORE)/artifacts
+
+reset:  ## Delete the kit's MLflow store (all local runs, models and logs)
+	rm -rf $(STORE) mlruns
+
+nav: $(STAMP)  ## Regenerate the notebooks' navigation and the README's course map
+	$(PY) -m tools.navigation
+
+check: $(STAMP)  ## Quick checks: notebook hygiene, navigation, ruff
+	$(PY) -m tools.notebook_checks
+	$(PY) -m tools.navigation --check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+lint: check  ## Same as check
+
+format: $(STAMP)  ## Fix what ruff can fix and format the code
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean-notebooks: $(STAMP)  ## Strip outputs and execution counts from every notebook
+	find notebooks labs -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' \
+		-exec $(BIN)/nbstripout --keep-id {} +
+
+benchmark: $(STAMP)  ## Time every notebook and lab (wall time, peak memory) into BENCHMARK.md
+	$(PY) -m tools.benchmark $(ARGS)
+
+datasets: $(STAMP)  ## Regenerate the case-study data (deterministic)
+	$(PY) -m tools.generate_datasets
+
+hooks: $(STAMP)  ## Install the git pre-commit hook (strip outputs, ruff)
+	$(BIN)/pre-commit install
+
+clean:  ## Remove the virtual environment, the store and build outputs
+	rm -rf $(VENV) $(STORE) build .pytest_cache .ruff_cache

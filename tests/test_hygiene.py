@@ -1,0 +1,181 @@
+"""The kit's notebooks are clean, well named and shaped alike; the checkers catch faults.
+
+The first tests run the checks over the real kit. The others feed the checkers small
+notebooks made here, including ones that must fail, so a checker that passes everything
+is caught.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from tools import navigation
+from tools import notebook_checks as checks
+
+ROOT = checks.ROOT
+
+
+# --- The real kit ---------------------------------------------------------------------
+
+
+def test_kit_notebooks_pass_every_hygiene_check() -> None:
+    problems = checks.check_all()
+    assert not problems, "\n".join(problems)
+
+
+def test_navigation_and_course_map_are_up_to_date() -> None:
+    stale = [p.relative_to(ROOT).as_posix() for p in navigation.planned_changes()]
+    assert not stale, f"out of date, run `make nav`: {stale}"
+
+
+def test_ruff_passes_on_code_and_notebooks() -> None:
+    for command in (["check"], ["format", "--check"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "ruff", *command, "utils", "tools", "tests", "notebooks",
+             "labs"],
+            cwd=ROOT, capture_output=True, text=True,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_notebook_declares_the_kit_kernel() -> None:
+    for path in checks.lesson_notebooks() + checks.lab_notebooks():
+        kernel = checks.load(path)["metadata"].get("kernelspec", {}).get("name")
+        assert kernel == "mlflow-kit", f"{path.name}: kernel is {kernel!r}, not 'mlflow-kit'"
+
+
+# --- The checkers on fixtures -----------------------------------------------------------
+
+
+def make_notebook(
+    number: str = "03",
+    title_cell: str | None = None,
+    closing: tuple[str, ...] = ("## Summary\n- a point", "## Exercises\n1. a task"),
+    setup_name: str | None = None,
+    nav: bool = True,
+) -> nbformat.NotebookNode:
+    """Build a small notebook that follows the template unless told otherwise."""
+    name = f"{number}_sample_lesson"
+    title = title_cell or f"# {number} · Sample lesson\n*One line.*\n\n## Learning objectives\n- one"
+    cells = [
+        nbformat.v4.new_markdown_cell(title),
+        nbformat.v4.new_code_cell(
+            f'from utils import setup_notebook\n\nkit = setup_notebook("{setup_name or name}")'
+        ),
+        nbformat.v4.new_code_cell("x = 1\nassert x == 1"),
+        *(nbformat.v4.new_markdown_cell(text) for text in closing),
+    ]
+    nb = nbformat.v4.new_notebook(cells=cells)
+    return navigation.with_navigation(nb, "nav") if nav else nb
+
+
+def problems_of(nb: nbformat.NotebookNode, name: str = "03_sample_lesson.ipynb") -> list[str]:
+    path = ROOT / "notebooks" / name
+    data = nbformat.from_dict(nb)
+    return checks.check_opening(data, path) + checks.check_closing(data, path)
+
+
+def test_a_template_notebook_passes() -> None:
+    nb = make_notebook()
+    assert problems_of(nb) == []
+    assert checks.check_clean(nb, "x") == []
+
+
+def test_outputs_and_execution_counts_fail() -> None:
+    nb = make_notebook()
+    nb.cells[2].execution_count = 4
+    nb.cells[2].outputs = [nbformat.v4.new_output("stream", text="1\n")]
+    problems = checks.check_clean(nb, "03_sample_lesson.ipynb")
+    assert any("has outputs" in p for p in problems)
+    assert any("execution count" in p for p in problems)
+
+
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        (["00_a.ipynb", "01_b.ipynb", "03_c.ipynb"], "gaps: missing [2]"),
+        (["00_a.ipynb", "01_b.ipynb", "01_c.ipynb"], "used more than once"),
+        (["00_a.ipynb", "1_b.ipynb"], "name must look like"),
+        (["00_a.ipynb", "01_Data-Cleaning.ipynb"], "name must look like"),
+    ],
+)
+def test_bad_names_and_gaps_fail(names: list[str], expected: str) -> None:
+    problems = checks.check_names([Path(n) for n in names])
+    assert any(expected in p for p in problems), problems
+
+
+def test_good_names_pass() -> None:
+    assert checks.check_names([Path("00_a.ipynb"), Path("01_b_c.ipynb")]) == []
+
+
+def test_missing_summary_fails() -> None:
+    nb = make_notebook(closing=("## Exercises\n1. a task",))
+    assert any("Summary" in p for p in problems_of(nb))
+
+
+def test_section_after_exercises_fails() -> None:
+    nb = make_notebook(closing=("## Summary\n- a", "## Exercises\n1. b", "## Extra\nmore"))
+    assert any("must close with" in p for p in problems_of(nb))
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("Sample lesson\n*One line.*\n\n## Learning objectives\n- one", "first line must be"),
+        ("# 04 · Sample\n*One line.*\n\n## Learning objectives\n- one", "does not match"),
+        ("# 03 · Sample\n\n## Learning objectives\n- one", "one-line subtitle"),
+        ("# 03 · Sample\n*One line.*", "Learning objectives"),
+        ("# 03 · Sample\n*One line.*\n\n## Learning objectives\nprose", "bullet list"),
+    ],
+)
+def test_bad_openings_fail(title: str, expected: str) -> None:
+    problems = problems_of(make_notebook(title_cell=title))
+    assert any(expected in p for p in problems), problems
+
+
+def test_setup_cell_must_name_the_notebook() -> None:
+    problems = problems_of(make_notebook(setup_name="02_other"))
+    assert any("setup_notebook" in p for p in problems)
+
+
+def test_missing_navigation_fails() -> None:
+    problems = problems_of(make_notebook(nav=False))
+    assert any("navigation cell" in p for p in problems)
+
+
+def test_broken_links_fail_and_good_links_pass(tmp_path: Path) -> None:
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "a.png").write_bytes(b"png")
+    text = (
+        "![ok](images/a.png) [web](https://example.org) [anchor](#top) "
+        "![missing](images/b.png) <img src=\"images/c.svg\"> [doc](other.md#part)"
+    )
+    problems = checks.check_links(text, tmp_path, "x.md")
+    assert len(problems) == 3
+    assert {p.split("`")[1] for p in problems} == {"images/b.png", "images/c.svg", "other.md#part"}
+
+
+def test_navigation_links_previous_and_next() -> None:
+    entries = [
+        navigation.Entry("00", "Welcome", "", Path("00_welcome.ipynb")),
+        navigation.Entry("01", "Business", "", Path("01_business.ipynb")),
+        navigation.Entry("02", "Data", "", Path("02_data.ipynb")),
+    ]
+    assert "←" not in navigation.nav_text(entries, 0)
+    middle = navigation.nav_text(entries, 1)
+    assert "[← 00 Welcome](00_welcome.ipynb)" in middle
+    assert "[02 Data →](02_data.ipynb)" in middle
+    assert "→" not in navigation.nav_text(entries, 2)
+
+
+def test_navigation_is_idempotent() -> None:
+    nb = make_notebook()
+    once = nbformat.writes(navigation.with_navigation(nb, "nav"))
+    twice = nbformat.writes(navigation.with_navigation(nbformat.reads(once, 4), "nav"))
+    assert once == twice
+    assert sum(checks.is_navigation(c) for c in nbformat.reads(twice, 4).cells) == 2

@@ -1,0 +1,1 @@
+"""Maintenance tools of the kit: checks, navigation, the notebook runner, the benchmark."""

@@ -1,0 +1,134 @@
+"""Time every notebook and lab the way the tests run them, and write BENCHMARK.md.
+
+``python -m tools.benchmark`` (``make benchmark``) executes each notebook one at a time
+(so runs do not compete for the two cores) and records its wall time (median over
+``--repeat`` runs) and the peak memory of its kernel with everything the kernel started.
+It also measures the kit's fixed cost per notebook (a fresh kernel plus the setup cell)
+against a fresh kernel that only runs ``import mlflow, pandas, sklearn``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import psutil
+
+from tools import runner
+from tools.notebook_checks import ROOT, lab_notebooks, lesson_notebooks
+
+OUTPUT = ROOT / "BENCHMARK.md"
+BARE = "import mlflow, pandas, sklearn"
+KIT = 'from utils import setup_notebook\n\nkit = setup_notebook("benchmark_overhead")'
+
+
+@dataclass
+class Row:
+    """One benchmarked notebook."""
+
+    name: str
+    median_s: float
+    runs_s: list[float]
+    peak_mb: float
+    ok: bool
+
+
+def tiny_notebook(folder: Path, name: str, code: str) -> Path:
+    """Write a one-cell notebook for the overhead measurement."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(code)]
+    nb.metadata["kernelspec"] = {"name": runner.KERNEL_NAME, "display_name": "kit",
+                                 "language": "python"}
+    path = folder / f"{name}.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def measure(path: Path, repeat: int, template: Path, label: str) -> Row:
+    """Run ``path`` ``repeat`` times and summarise."""
+    times, peaks, ok = [], [], True
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory(prefix="kit-bench-") as tmp:
+            result = runner.run_notebook(path, Path(tmp), template)
+        ok = ok and not (result.error or result.deprecations or result.leaked)
+        times.append(result.seconds)
+        peaks.append(result.peak_rss_mb)
+        status = "ok" if ok else "FAILED"
+        print(f"  {label:<48} {result.seconds:6.1f} s {result.peak_rss_mb:7.0f} MiB  {status}",
+              flush=True)
+    return Row(label, statistics.median(times), times, max(peaks), ok)
+
+
+def render(rows: list[Row], overhead: tuple[Row, Row], repeat: int) -> str:
+    """Return the markdown of BENCHMARK.md."""
+    bare, kit = overhead
+    cores = psutil.cpu_count(logical=True)
+    memory = psutil.virtual_memory().total / 2**30
+    lines = [
+        "# Benchmark",
+        "",
+        "Written by `make benchmark` (`python -m tools.benchmark`); do not edit by hand.",
+        "Each notebook runs alone in a fresh kernel with its own MLflow store, exactly as",
+        "in the tests. Time is wall time from kernel start to shutdown (median of "
+        f"{repeat} run{'s' if repeat > 1 else ''}); memory is the peak resident memory of",
+        "the kernel and every process it started (servers included).",
+        "",
+        f"Machine: {cores} cores, {memory:.0f} GiB, Python {platform.python_version()}, "
+        f"{platform.system()} {platform.machine()}. Date: {time.strftime('%Y-%m-%d')}.",
+        "",
+        "## Fixed cost per notebook",
+        "",
+        "| fresh kernel that runs | median time (s) | peak memory (MiB) |",
+        "|---|---:|---:|",
+        f"| `{BARE}` | {bare.median_s:.1f} | {bare.peak_mb:.0f} |",
+        f"| the kit's setup cell (`setup_notebook`) | {kit.median_s:.1f} | {kit.peak_mb:.0f} |",
+        "",
+        f"Ratio: {kit.median_s / bare.median_s:.2f}x (target: within 2x).",
+        "",
+        "## Notebooks and labs",
+        "",
+        "| notebook | median time (s) | runs (s) | peak memory (MiB) | status |",
+        "|---|---:|---|---:|---|",
+    ]
+    for row in rows:
+        runs = ", ".join(f"{t:.1f}" for t in row.runs_s)
+        status = "ok" if row.ok else "failed"
+        lines.append(f"| {row.name} | {row.median_s:.1f} | {runs} | {row.peak_mb:.0f} | {status} |")
+    total = sum(row.median_s for row in rows)
+    lines += ["", f"Total of the medians: {total:.0f} s ({total / 60:.1f} min) for "
+              f"{len(rows)} notebooks, run one at a time.", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and write BENCHMARK.md."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeat", type=int, default=3, help="runs per notebook (median)")
+    parser.add_argument("--only", default="", help="only notebooks whose path contains this")
+    parser.add_argument("--output", type=Path, default=OUTPUT)
+    args = parser.parse_args(argv)
+    paths = [p for p in lesson_notebooks() + lab_notebooks() if args.only in str(p)]
+    with tempfile.TemporaryDirectory(prefix="kit-bench-") as tmp:
+        folder = Path(tmp)
+        template = runner.migrated_template(folder / "template")
+        print("fixed cost per notebook:")
+        bare = measure(tiny_notebook(folder, "bare", BARE), args.repeat, template, "bare")
+        kit = measure(tiny_notebook(folder, "kit", KIT), args.repeat, template, "kit setup")
+        print("notebooks:")
+        rows = [
+            measure(p, args.repeat, template, p.relative_to(ROOT).as_posix()) for p in paths
+        ]
+    args.output.write_text(render(rows, (bare, kit), args.repeat), encoding="utf-8")
+    print(f"wrote {args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}")
+    return 0 if all(row.ok for row in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,267 @@
+"""Execute one notebook the way the tests and the benchmark do.
+
+Each run gets a fresh kernel, its own MLflow store in a temporary folder, strict
+deprecation checks, and a tag in its environment. Every process the notebook starts
+inherits the tag, so after the run any process still carrying it has leaked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+from utils.notebook import DEPRECATION_MARKER, STRICT_ENV
+
+ROOT = Path(__file__).resolve().parent.parent
+KERNEL_NAME = "mlflow-kit"
+TAG_VAR = "KIT_RUN_TAG"
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+# Variables that would make a run track somewhere other than its own store.
+ISOLATE_VARS = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_TRACKING_USERNAME",
+                "MLFLOW_TRACKING_PASSWORD", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_ID")
+
+
+class NotebookFailure(AssertionError):
+    """A notebook failed: a cell raised, a deprecation was shown, or a process leaked."""
+
+
+@dataclass
+class RunResult:
+    """What one execution of a notebook produced.
+
+    Attributes:
+        path: The notebook that ran.
+        executed: The executed copy, with outputs.
+        seconds: Wall time from kernel start to shutdown.
+        peak_rss_mb: Peak resident memory of the kernel and its children, in MiB.
+        error: The failure, or ``None`` when the notebook ran cleanly.
+        store: The MLflow store the run used (kept for inspection).
+        tag: The value of ``KIT_RUN_TAG`` that marked the run's processes.
+        deprecations: MLflow deprecation warnings the notebook showed, by cell.
+        leaked: Processes that outlived the notebook (they have been killed).
+    """
+
+    path: Path
+    executed: Path
+    seconds: float
+    peak_rss_mb: float
+    store: Path
+    tag: str
+    error: str | None = None
+    deprecations: list[str] = field(default_factory=list)
+    leaked: list[str] = field(default_factory=list)
+
+
+def tagged_processes(tag: str) -> list[psutil.Process]:
+    """Return the running processes whose environment carries ``tag``."""
+    found = []
+    for proc in psutil.process_iter(["pid"]):
+        try:
+            if proc.pid != os.getpid() and proc.environ().get(TAG_VAR) == tag:
+                if proc.status() != psutil.STATUS_ZOMBIE:
+                    found.append(proc)
+        except (psutil.Error, OSError):
+            continue
+    return found
+
+
+def reap_leaks(tag: str, grace: float = 5.0) -> list[str]:
+    """Wait ``grace`` seconds for tagged processes to end, kill what is left, list them."""
+    deadline = time.monotonic() + grace
+    left = tagged_processes(tag)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.2)
+        left = tagged_processes(tag)
+    described = []
+    for proc in left:
+        try:
+            described.append(f"pid {proc.pid}: {' '.join(proc.cmdline())[:200]}")
+            proc.kill()
+        except psutil.Error:
+            continue
+    return described
+
+
+class _MemorySampler(threading.Thread):
+    """Samples the summed RSS of the tagged processes until stopped."""
+
+    def __init__(self, tag: str, interval: float = 0.25) -> None:
+        super().__init__(daemon=True)
+        self.tag, self.interval, self.peak = tag, interval, 0
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            total = 0
+            for proc in tagged_processes(self.tag):
+                try:
+                    total += proc.memory_info().rss
+                except psutil.Error:
+                    continue
+            self.peak = max(self.peak, total)
+            self._halt.wait(self.interval)
+
+    def stop(self) -> float:
+        self._halt.set()
+        self.join()
+        return self.peak / 2**20
+
+
+@contextmanager
+def patched_environ(values: Mapping[str, str | None]) -> Iterator[None]:
+    """Set (or with ``None`` remove) environment variables for the duration of a block."""
+    saved = {key: os.environ.get(key) for key in values}
+    try:
+        for key, value in values.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def prepare_store(store: Path, template_db: Path | None = None) -> None:
+    """Create an empty MLflow store, copying an already migrated database if given."""
+    store.mkdir(parents=True, exist_ok=True)
+    if template_db is not None and template_db.exists():
+        shutil.copy(template_db, store / "mlflow.db")
+
+
+def migrated_template(folder: Path) -> Path:
+    """Create an empty, fully migrated SQLite tracking database and return its path.
+
+    Copying it saves every notebook run the 1.5-2 s of schema migrations.
+    """
+    db = folder / "template.db"
+    if not db.exists():
+        import mlflow
+
+        folder.mkdir(parents=True, exist_ok=True)
+        mlflow.MlflowClient(tracking_uri=f"sqlite:///{db}").search_experiments()
+    return db
+
+
+def find_deprecations(executed: dict) -> list[str]:
+    """Return ``"cell N: message"`` for every MLflow deprecation marker in the outputs."""
+    found = []
+    for index, cell in enumerate(executed.get("cells", [])):
+        for output in cell.get("outputs", []):
+            text = output.get("text", "")
+            text = "".join(text) if isinstance(text, list) else text
+            for line in text.splitlines():
+                if DEPRECATION_MARKER in line:
+                    found.append(f"cell {index}: {line.split(':', 1)[1].strip()}")
+    return found
+
+
+def label(path: Path) -> str:
+    """Return a notebook's path relative to the kit when it lies inside it."""
+    return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
+
+
+def describe_cell_error(error: Exception, path: Path) -> str:
+    """Turn papermill's execution error into one readable paragraph."""
+    cell = getattr(error, "cell_index", None)
+    source = getattr(error, "source", "") or ""
+    ename = getattr(error, "ename", type(error).__name__)
+    evalue = getattr(error, "evalue", str(error))
+    trace = ANSI.sub("", "\n".join(getattr(error, "traceback", []) or []))
+    first = source.strip().splitlines()[0] if source.strip() else ""
+    where = f"cell {cell} (starts `{first}`)" if cell is not None else "the notebook"
+    return f"{label(path)}: {where} raised {ename}: {evalue}\n{trace[-3000:]}"
+
+
+def run_notebook(
+    path: Path,
+    workdir: Path,
+    template_db: Path | None = None,
+    env: Mapping[str, str | None] | None = None,
+    cell_timeout: int = 300,
+) -> RunResult:
+    """Execute ``path`` in a fresh kernel with its own store; never raises for cell errors.
+
+    Args:
+        path: The notebook.
+        workdir: An empty folder for this run: the store and the executed copy go there.
+        template_db: A migrated empty tracking database to start from (faster).
+        env: More environment variables for the kernel (``None`` removes one).
+        cell_timeout: Seconds one cell may take.
+
+    Returns:
+        A :class:`RunResult`; its ``error``, ``deprecations`` and ``leaked`` say what
+        went wrong, if anything.
+    """
+    import papermill
+
+    tag = uuid.uuid4().hex
+    store = workdir / "store"
+    prepare_store(store, template_db)
+    executed = workdir / f"{path.stem}.executed.ipynb"
+    values: dict[str, str | None] = {var: None for var in ISOLATE_VARS}
+    values.update({
+        "KIT_STORE_DIR": str(store),
+        STRICT_ENV: "1",
+        TAG_VAR: tag,
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+    })
+    values.update(env or {})
+    error = None
+    sampler = _MemorySampler(tag)
+    start = time.perf_counter()
+    with patched_environ(values):
+        sampler.start()
+        try:
+            papermill.execute_notebook(
+                str(path),
+                str(executed),
+                kernel_name=KERNEL_NAME,
+                cwd=str(path.parent),
+                progress_bar=False,
+                log_output=False,
+                execution_timeout=cell_timeout,
+            )
+        except Exception as exc:  # noqa: BLE001 - any failure becomes the test's message
+            error = describe_cell_error(exc, path)
+        finally:
+            seconds = time.perf_counter() - start
+            peak = sampler.stop()
+            leaked = reap_leaks(tag)
+    deprecations = []
+    if executed.exists():
+        deprecations = find_deprecations(json.loads(executed.read_text()))
+    return RunResult(path, executed, seconds, peak, store, tag, error, deprecations, leaked)
+
+
+def check_result(result: RunResult) -> None:
+    """Raise :class:`NotebookFailure` describing everything wrong with a run."""
+    name = label(result.path)
+    problems = []
+    if result.error:
+        problems.append(result.error)
+    if result.deprecations:
+        problems.append(f"{name}: MLflow deprecation warnings:\n  " +
+                        "\n  ".join(result.deprecations))
+    if result.leaked:
+        problems.append(f"{name}: processes outlived the notebook (now killed):\n  " +
+                        "\n  ".join(result.leaked))
+    if problems:
+        raise NotebookFailure("\n\n".join(problems) + f"\n(executed copy: {result.executed})")

@@ -1,0 +1,312 @@
+"""Start and stop real servers from a notebook: an MLflow tracking server, a model server.
+
+Each helper is a context manager. It starts the server as its own process group on a free
+port, waits until the server answers its health check, and on leaving the ``with`` block
+stops the whole group, so that no worker or child process is left behind. When a server
+does not come up, the error shows the end of its log. Introduced in notebook 08.
+
+Example:
+    >>> with tracking_server() as server:          # doctest: +SKIP
+    ...     mlflow.set_tracking_uri(server.url)
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from utils import paths
+
+HOST = "127.0.0.1"
+MLFLOW_CLI = [sys.executable, "-m", "mlflow"]
+
+# Fast start on a small machine: one worker, no background job runner (MLFLOW3_NOTES).
+FAST_SERVER_ENV: dict[str, str] = {
+    "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+}
+
+
+class ServerError(RuntimeError):
+    """A server did not start, or stopped unexpectedly; the message holds its log."""
+
+
+@dataclass(frozen=True)
+class Server:
+    """A running server started by one of the context managers below.
+
+    Attributes:
+        name: A short label, e.g. ``"mlflow-server"``.
+        url: The base URL, e.g. ``"http://127.0.0.1:5123"``.
+        port: The TCP port it listens on.
+        pid: The process id of its main process (also its process-group id).
+        log_path: The file that receives its standard output and error.
+    """
+
+    name: str
+    url: str
+    port: int
+    pid: int
+    log_path: Path
+
+    def log_tail(self, lines: int = 30) -> str:
+        """Return the last ``lines`` lines of the server's log."""
+        return log_tail(self.log_path, lines)
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def log_tail(path: Path, lines: int = 30) -> str:
+    """Return the last ``lines`` lines of a log file (empty if it does not exist)."""
+    if not path.exists():
+        return ""
+    text = path.read_text(errors="replace").splitlines()
+    return "\n".join(text[-lines:])
+
+
+def logs_dir() -> Path:
+    """Return the folder that keeps the servers' logs (inside the kit's store)."""
+    path = paths.store_dir() / "logs"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def is_healthy(url: str, timeout: float = 2.0) -> bool:
+    """Tell whether ``url`` answers HTTP 200 within ``timeout`` seconds."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status == 200
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+        return False
+
+
+def stop_process_group(process: subprocess.Popen, timeout: float = 10.0) -> None:
+    """Stop a process started with ``start_new_session=True`` and all its children.
+
+    Sends SIGTERM to the whole process group, waits up to ``timeout`` seconds for every
+    member to exit, then sends SIGKILL to whatever is left.
+
+    Args:
+        process: The group leader.
+        timeout: Seconds to wait after SIGTERM.
+    """
+    pgid = process.pid
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pgid, sig)
+        except ProcessLookupError:
+            break
+        if _wait_for_group_exit(process, pgid, timeout):
+            break
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _wait_for_group_exit(process: subprocess.Popen, pgid: int, timeout: float) -> bool:
+    """Wait up to ``timeout`` seconds for group ``pgid`` to end; tell whether it did."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        process.poll()  # reaps the leader, so it does not linger as a zombie
+        if not _group_alive(pgid):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _group_alive(pgid: int) -> bool:
+    """Tell whether any process of group ``pgid`` is still running (zombies excluded)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        import psutil
+    except ImportError:
+        return True
+    for proc in psutil.process_iter(["pid", "status"]):
+        try:
+            if os.getpgid(proc.info["pid"]) == pgid and proc.info["status"] != "zombie":
+                return True
+        except (ProcessLookupError, psutil.Error, OSError):
+            continue
+    return False
+
+
+@contextmanager
+def managed_process(
+    name: str,
+    command: Sequence[str],
+    port: int,
+    health_path: str = "/health",
+    env: Mapping[str, str] | None = None,
+    timeout: float = 60.0,
+    cwd: Path | None = None,
+) -> Iterator[Server]:
+    """Run ``command`` as a server until the ``with`` block ends.
+
+    Args:
+        name: A short label used in messages and the log's file name.
+        command: The command line that starts the server.
+        port: The port the server listens on (on 127.0.0.1).
+        health_path: A path that answers HTTP 200 once the server is ready.
+        env: Extra environment variables for the server.
+        timeout: Seconds to wait for the health check before giving up.
+        cwd: The server's working directory.
+
+    Yields:
+        The running :class:`Server`.
+
+    Raises:
+        ServerError: The server exited or did not become healthy in time; the message
+            holds the end of its log.
+    """
+    log_path = logs_dir() / f"{name}-{port}.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            list(command),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
+            cwd=cwd,
+            start_new_session=True,
+        )
+    server = Server(name, f"http://{HOST}:{port}", port, process.pid, log_path)
+    try:
+        _wait_until_healthy(server, process, server.url + health_path, timeout)
+        yield server
+    finally:
+        stop_process_group(process)
+
+
+def _wait_until_healthy(
+    server: Server, process: subprocess.Popen, health_url: str, timeout: float
+) -> None:
+    """Poll ``health_url`` until it answers, the process exits, or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ServerError(
+                f"{server.name} exited with code {process.returncode} before it was ready.\n"
+                f"Its log ({server.log_path}) ends with:\n{server.log_tail()}"
+            )
+        if is_healthy(health_url):
+            return
+        time.sleep(0.25)
+    raise ServerError(
+        f"{server.name} did not answer {health_url} within {timeout:.0f} s.\n"
+        f"Its log ({server.log_path}) ends with:\n{server.log_tail()}"
+    )
+
+
+@contextmanager
+def tracking_server(
+    backend_store_uri: str | None = None,
+    artifacts_destination: str | None = None,
+    port: int | None = None,
+    extra_args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    timeout: float = 60.0,
+) -> Iterator[Server]:
+    """Run ``mlflow server`` with one worker until the ``with`` block ends.
+
+    Args:
+        backend_store_uri: Where runs and models are recorded; defaults to a fresh
+            SQLite database in the kit's store (``server.db``).
+        artifacts_destination: Where the server keeps artifacts it proxies; defaults to
+            ``<store>/server-artifacts``.
+        port: The port; a free one when omitted.
+        extra_args: More ``mlflow server`` options, e.g. ``["--app-name", "basic-auth"]``.
+        env: Extra environment variables for the server.
+        timeout: Seconds to wait for ``/health``.
+
+    Yields:
+        The running :class:`Server`; point MLflow at ``server.url``.
+    """
+    port = port or free_port()
+    store = paths.store_dir()
+    backend_store_uri = backend_store_uri or f"sqlite:///{store / 'server.db'}"
+    artifacts_destination = artifacts_destination or str(store / "server-artifacts")
+    command = [
+        *MLFLOW_CLI, "server",
+        "--host", HOST,
+        "--port", str(port),
+        "--workers", "1",
+        "--backend-store-uri", backend_store_uri,
+        "--artifacts-destination", artifacts_destination,
+        *extra_args,
+    ]  # fmt: skip
+    with managed_process(
+        "mlflow-server",
+        command,
+        port,
+        "/health",
+        env={**FAST_SERVER_ENV, **(env or {})},
+        timeout=timeout,
+    ) as server:
+        yield server
+
+
+@contextmanager
+def model_server(
+    model_uri: str,
+    port: int | None = None,
+    workers: int = 1,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 60.0,
+) -> Iterator[Server]:
+    """Serve an MLflow model over REST (``mlflow models serve``) until the block ends.
+
+    The model runs in the kit's own environment (``--env-manager local``), so nothing
+    is downloaded.
+
+    Args:
+        model_uri: The model, e.g. ``"models:/churn@champion"`` or ``"runs:/<id>/model"``.
+        port: The port; a free one when omitted.
+        workers: How many worker processes answer requests.
+        env: Extra environment variables; ``MLFLOW_TRACKING_URI`` is passed on so that
+            ``models:/`` URIs resolve against the same registry as the notebook.
+        timeout: Seconds to wait for ``/ping``.
+
+    Yields:
+        The running :class:`Server`; send requests to ``server.url + "/invocations"``.
+    """
+    port = port or free_port()
+    command = [
+        *MLFLOW_CLI, "models", "serve",
+        "--model-uri", model_uri,
+        "--host", HOST,
+        "--port", str(port),
+        "--workers", str(workers),
+        "--env-manager", "local",
+    ]  # fmt: skip
+    server_env = {"MLFLOW_TRACKING_URI": paths.tracking_uri(), **FAST_SERVER_ENV, **(env or {})}
+    with managed_process(
+        "model-server",
+        command,
+        port,
+        "/ping",
+        env=server_env,
+        timeout=timeout,
+    ) as server:
+        yield server
