@@ -11,7 +11,7 @@ STORE  := mlflow_store
 PORT   ?= 5000
 
 .DEFAULT_GOAL := help
-.PHONY: help setup start test notebook lab-check ui reset nav check lint format \
+.PHONY: help setup start test notebook lab-check ui reset labs nav check lint format \
         clean-notebooks benchmark datasets hooks clean
 
 help:  ## List the targets
@@ -31,7 +31,7 @@ $(STAMP): requirements.txt pyproject.toml
 setup: $(STAMP)  ## Create .venv with the pinned packages and the kit's Jupyter kernel
 
 start: $(STAMP)  ## Set up, then open JupyterLab on notebook 00
-	$(BIN)/jupyter lab notebooks/00_welcome_and_setup.ipynb
+	$(BIN)/jupyter lab notebooks/00_welcome_and_setup.ipynb $(if $(filter 0,$(shell id -u)),--allow-root)
 
 test: $(STAMP)  ## Set up, then run every test: checks, notebooks and labs
 	$(PY) -m pytest -n auto --dist worksteal $(ARGS)
@@ -51,12 +51,16 @@ ui: $(STAMP)  ## Open the MLflow UI over the kit's store at http://127.0.0.1:$(P
 reset:  ## Delete the kit's MLflow store (all local runs, models and logs)
 	rm -rf $(STORE) mlruns
 
+labs: $(STAMP)  ## Regenerate every lab's student notebook from its solution
+	$(PY) -m tools.labs
+
 nav: $(STAMP)  ## Regenerate the notebooks' navigation and the README's course map
 	$(PY) -m tools.navigation
 
 check: $(STAMP)  ## Quick checks: notebook hygiene, navigation, ruff
 	$(PY) -m tools.notebook_checks
 	$(PY) -m tools.navigation --check
+	$(PY) -m tools.labs --check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 

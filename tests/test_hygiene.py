@@ -61,7 +61,8 @@ def make_notebook(
 ) -> nbformat.NotebookNode:
     """Build a small notebook that follows the template unless told otherwise."""
     name = f"{number}_sample_lesson"
-    title = title_cell or f"# {number} · Sample lesson\n*One line.*\n\n## Learning objectives\n- one"
+    opening = f"# {number} · Sample lesson\n*One line.*\n\n## Learning objectives\n- one"
+    title = title_cell or opening
     cells = [
         nbformat.v4.new_markdown_cell(title),
         nbformat.v4.new_code_cell(
@@ -153,7 +154,7 @@ def test_broken_links_fail_and_good_links_pass(tmp_path: Path) -> None:
     (tmp_path / "images" / "a.png").write_bytes(b"png")
     text = (
         "![ok](images/a.png) [web](https://example.org) [anchor](#top) "
-        "![missing](images/b.png) <img src=\"images/c.svg\"> [doc](other.md#part)"
+        '![missing](images/b.png) <img src="images/c.svg"> [doc](other.md#part)'
     )
     problems = checks.check_links(text, tmp_path, "x.md")
     assert len(problems) == 3
@@ -179,3 +180,66 @@ def test_navigation_is_idempotent() -> None:
     twice = nbformat.writes(navigation.with_navigation(nbformat.reads(once, 4), "nav"))
     assert once == twice
     assert sum(checks.is_navigation(c) for c in nbformat.reads(twice, 4).cells) == 2
+
+
+# --- Labs ------------------------------------------------------------------------------
+
+GOOD_README = """# Lab 02 · Clean a batch
+*Clean a raw batch and build a pipeline.*
+
+- **After lesson:** 05
+
+## Objectives
+## Duration
+## Prerequisites
+## Tasks
+## Rubric
+Exemplary, adequate, needs work.
+## Instructor notes
+"""
+
+
+def make_lab(
+    tmp_path: Path,
+    readme: str = GOOD_README,
+    name: str = "lab02_clean_a_batch",
+    setup: str = "lab02_solution",
+) -> Path:
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "README.md").write_text(readme)
+    for kind in ("solution", "student"):
+        stem = setup if kind == "solution" else "lab02_student"
+        setup_cell = f'from utils import setup_notebook\nkit = setup_notebook("{stem}")'
+        nb = nbformat.v4.new_notebook(cells=[
+            nbformat.v4.new_markdown_cell("# Lab 02 · Clean a batch\n*One line.*"),
+            nbformat.v4.new_code_cell(setup_cell),
+        ])  # fmt: skip
+        nbformat.write(nb, folder / f"lab02_{kind}.ipynb")
+    return folder
+
+
+def test_a_complete_lab_passes(tmp_path: Path) -> None:
+    assert checks.check_lab(make_lab(tmp_path)) == []
+
+
+@pytest.mark.parametrize(
+    ("readme", "expected"),
+    [
+        (GOOD_README.replace("## Rubric\n", ""), "`## Rubric`"),
+        (GOOD_README.replace("needs work", "poor"), "`needs work`"),
+        (GOOD_README.replace("- **After lesson:** 05\n", ""), "After lesson"),
+        (GOOD_README.replace("# Lab 02 ·", "# Lab two ·"), "first line must be"),
+    ],
+)
+def test_an_incomplete_lab_readme_fails(tmp_path: Path, readme: str, expected: str) -> None:
+    problems = checks.check_lab(make_lab(tmp_path, readme=readme))
+    assert any(expected in p for p in problems), problems
+
+
+def test_lab_notebooks_and_names_are_checked(tmp_path: Path) -> None:
+    assert any("setup_notebook" in p for p in checks.check_lab(make_lab(tmp_path, setup="x")))
+    assert "named like" in checks.check_lab(make_lab(tmp_path, name="Lab2"))[0]
+    folders = [Path("lab01_a"), Path("lab03_b")]
+    assert checks.check_lab_numbers(folders)
+    assert checks.check_lab_numbers([Path("lab01_a"), Path("lab02_b")]) == []

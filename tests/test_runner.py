@@ -19,8 +19,11 @@ SETUP = 'from utils import setup_notebook\n\nkit = setup_notebook("99_fixture")'
 
 def write(tmp_path: Path, *cells: str) -> Path:
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
-    nb.metadata["kernelspec"] = {"name": runner.KERNEL_NAME, "display_name": "kit",
-                                 "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": runner.KERNEL_NAME,
+        "display_name": "kit",
+        "language": "python",
+    }
     path = tmp_path / "99_fixture.ipynb"
     nbformat.write(nb, path)
     return path
@@ -36,8 +39,12 @@ def run(tmp_path: Path, template_db: Path, *cells: str) -> runner.RunResult:
 
 @pytest.mark.notebook
 def test_a_clean_notebook_passes_in_its_own_store(tmp_path: Path, template_db: Path) -> None:
-    result = run(tmp_path, template_db, SETUP,
-                 "import mlflow\nwith mlflow.start_run():\n    mlflow.log_metric('m', 1.0)")
+    result = run(
+        tmp_path,
+        template_db,
+        SETUP,
+        "import mlflow\nwith mlflow.start_run():\n    mlflow.log_metric('m', 1.0)",
+    )
     runner.check_result(result)
     assert (result.store / "mlflow.db").exists()
     assert result.seconds > 0 and result.peak_rss_mb > 50
@@ -69,9 +76,11 @@ def test_an_mlflow_deprecation_fails_unless_caught_on_purpose(
     with pytest.raises(runner.NotebookFailure, match="deprecation"):
         runner.check_result(result)
 
-    caught = "import warnings\nwith warnings.catch_warnings(record=True) as seen:\n" + "\n".join(
-        "    " + line for line in deprecated.splitlines()
-    ) + "\nassert seen"
+    caught = (
+        "import warnings\nwith warnings.catch_warnings(record=True) as seen:\n"
+        + "\n".join("    " + line for line in deprecated.splitlines())
+        + "\nassert seen"
+    )
     runner.check_result(run(tmp_path / "again", template_db, SETUP, caught))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -76,12 +77,13 @@ def test_strict_mode_marks_mlflow_deprecations_only(
     isolated_store: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
 
     saved = warnings.showwarning
     try:
         with warnings.catch_warnings():
             notebook.fail_on_mlflow_deprecations()
-            with pytest.raises(Exception):  # the model does not exist; the warning came first
+            with pytest.raises(MlflowException):  # no such model; the warning came first
                 MlflowClient().get_latest_versions("no-such-model")
             warnings.warn("a library of someone else's", DeprecationWarning, stacklevel=1)
     finally:
@@ -147,8 +149,9 @@ def test_environment_check_reads_the_pins() -> None:
 
 
 def test_environment_problems_say_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(environment, "pinned_requirements", lambda: {"pandas": "0.0.1",
-                                                                      "no-such-pkg": "1.0"})
+    monkeypatch.setattr(
+        environment, "pinned_requirements", lambda: {"pandas": "0.0.1", "no-such-pkg": "1.0"}
+    )
     problems = environment.environment_problems(environment.check_environment())
     assert len(problems) == 2
     assert all("make setup" in p for p in problems)
@@ -169,8 +172,9 @@ def test_tracking_server_starts_answers_and_leaves_nothing(isolated_store: Path)
     with servers.tracking_server() as server:
         assert requests.get(server.url + "/health", timeout=5).text == "OK"
         body = {"name": "from-the-test"}
-        created = requests.post(server.url + "/api/2.0/mlflow/experiments/create", json=body,
-                                timeout=10)
+        created = requests.post(
+            server.url + "/api/2.0/mlflow/experiments/create", json=body, timeout=10
+        )
         assert created.status_code == 200, created.text
         pid = server.pid
         assert group_alive(pid)
@@ -203,11 +207,44 @@ def test_stopping_kills_children_that_ignore_their_parent(isolated_store: Path) 
         "class H(http.server.BaseHTTPRequestHandler):\n"
         "    def do_GET(self):\n"
         "        self.send_response(200); self.end_headers(); self.wfile.write(b'OK')\n"
-        f"http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()\n"
+        "http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()\n"
     )
     port = servers.free_port()
-    with servers.managed_process("family", [sys.executable, "-c", script, str(port)], port,
-                                 timeout=15) as server:
+    with servers.managed_process(
+        "family", [sys.executable, "-c", script, str(port)], port, timeout=15
+    ) as server:
         pid = server.pid
         assert servers.is_healthy(server.url + "/health")
     assert not group_alive(pid)
+
+
+def require_postgres() -> None:
+    """PostgreSQL must be present in CI; on a laptop without it the test says so and skips."""
+    try:
+        servers.postgres_bin_dir()
+    except servers.PostgresNotInstalled as missing:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(str(missing))
+
+
+@pytest.mark.slow
+def test_postgres_server_runs_a_real_database_and_leaves_nothing(isolated_store: Path) -> None:
+    import psycopg
+
+    require_postgres()
+    with servers.postgres_server(database="kit") as pg:
+        assert pg.url.startswith("postgresql+psycopg://") and pg.url.endswith("/kit")
+        with psycopg.connect(pg.url.replace("+psycopg", "")) as connection:
+            connection.execute("CREATE TABLE t (x int)")
+            connection.execute("INSERT INTO t VALUES (41), (1)")
+            assert connection.execute("SELECT sum(x) FROM t").fetchone()[0] == 42
+        pid = pg.pid
+    assert not group_alive(pid)
+
+
+def test_missing_postgres_is_reported_with_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(servers.shutil, "which", lambda name: None)
+    monkeypatch.setattr(servers.Path, "glob", lambda self, pattern: iter(()))
+    with pytest.raises(servers.PostgresNotInstalled, match="apt-get install postgresql"):
+        servers.postgres_bin_dir()

@@ -44,8 +44,11 @@ def tiny_notebook(folder: Path, name: str, code: str) -> Path:
     """Write a one-cell notebook for the overhead measurement."""
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(code)]
-    nb.metadata["kernelspec"] = {"name": runner.KERNEL_NAME, "display_name": "kit",
-                                 "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": runner.KERNEL_NAME,
+        "display_name": "kit",
+        "language": "python",
+    }
     path = folder / f"{name}.ipynb"
     nbformat.write(nb, path)
     return path
@@ -61,8 +64,10 @@ def measure(path: Path, repeat: int, template: Path, label: str) -> Row:
         times.append(result.seconds)
         peaks.append(result.peak_rss_mb)
         status = "ok" if ok else "FAILED"
-        print(f"  {label:<48} {result.seconds:6.1f} s {result.peak_rss_mb:7.0f} MiB  {status}",
-              flush=True)
+        print(
+            f"  {label:<48} {result.seconds:6.1f} s {result.peak_rss_mb:7.0f} MiB  {status}",
+            flush=True,
+        )
     return Row(label, statistics.median(times), times, max(peaks), ok)
 
 
@@ -102,8 +107,12 @@ def render(rows: list[Row], overhead: tuple[Row, Row], repeat: int) -> str:
         status = "ok" if row.ok else "failed"
         lines.append(f"| {row.name} | {row.median_s:.1f} | {runs} | {row.peak_mb:.0f} | {status} |")
     total = sum(row.median_s for row in rows)
-    lines += ["", f"Total of the medians: {total:.0f} s ({total / 60:.1f} min) for "
-              f"{len(rows)} notebooks, run one at a time.", ""]
+    lines += [
+        "",
+        f"Total of the medians: {total:.0f} s ({total / 60:.1f} min) for "
+        f"{len(rows)} notebooks, run one at a time.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -122,11 +131,9 @@ def main(argv: list[str] | None = None) -> int:
         bare = measure(tiny_notebook(folder, "bare", BARE), args.repeat, template, "bare")
         kit = measure(tiny_notebook(folder, "kit", KIT), args.repeat, template, "kit setup")
         print("notebooks:")
-        rows = [
-            measure(p, args.repeat, template, p.relative_to(ROOT).as_posix()) for p in paths
-        ]
+        rows = [measure(p, args.repeat, template, p.relative_to(ROOT).as_posix()) for p in paths]
     args.output.write_text(render(rows, (bare, kit), args.repeat), encoding="utf-8")
-    print(f"wrote {args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}")
+    print(f"wrote {args.output}")
     return 0 if all(row.ok for row in rows) else 1
 
 

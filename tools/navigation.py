@@ -63,7 +63,8 @@ def lab_entries() -> list[Entry]:
         text = readme.read_text(encoding="utf-8")
         number, title, subtitle = heading_and_subtitle(text)
         after = AFTER.search(text)
-        entries.append(Entry(number, title, subtitle, readme.parent, after.group(1) if after else ""))
+        lesson = after.group(1) if after else ""
+        entries.append(Entry(number, title, subtitle, readme.parent, lesson))
     return entries
 
 

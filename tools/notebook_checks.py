@@ -31,6 +31,15 @@ TITLE = re.compile(r"^# (\d{2}) · \S.*$")
 LINK = re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 IMG_TAG = re.compile(r"<img[^>]*\ssrc=\"([^\"]+)\"")
 NAV_TAG = "navigation"
+LAB_FOLDER = re.compile(r"^lab(\d{2})_[a-z0-9]+(?:_[a-z0-9]+)*$")
+LAB_SECTIONS = (
+    "## Objectives",
+    "## Duration",
+    "## Prerequisites",
+    "## Tasks",
+    "## Rubric",
+    "## Instructor notes",
+)
 
 
 def lesson_notebooks(folder: Path = NOTEBOOKS) -> list[Path]:
@@ -104,8 +113,7 @@ def check_opening(nb: dict, path: Path) -> list[str]:
     cells = nb.get("cells", [])
     problems = []
     if not cells or not is_navigation(cells[0]):
-        problems.append(f"{label}: the first cell must be the navigation cell "
-                        "(run `make nav`)")
+        problems.append(f"{label}: the first cell must be the navigation cell (run `make nav`)")
     content = _content_cells(nb)
     if not content or content[0].get("cell_type") != "markdown":
         return [*problems, f"{label}: must open with a markdown title cell"]
@@ -156,6 +164,60 @@ def check_closing(nb: dict, path: Path) -> list[str]:
     return problems
 
 
+def lab_folders(folder: Path = LABS) -> list[Path]:
+    """Return the lab folders in order."""
+    return sorted(p for p in folder.iterdir() if p.is_dir() and p.name.startswith("lab"))
+
+
+def check_lab(folder: Path) -> list[str]:
+    """A lab folder holds a README with the required sections and both notebooks."""
+    label = folder.name
+    match = LAB_FOLDER.match(label)
+    if not match:
+        return [f"{label}: lab folders are named like `lab03_tracked_search`"]
+    number = match.group(1)
+    problems = []
+    readme = folder / "README.md"
+    if not readme.exists():
+        return [f"{label}: README.md is missing"]
+    text = readme.read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines or not re.match(rf"^# Lab {number} · \S", lines[0]):
+        problems.append(f"{label}/README.md: first line must be `# Lab {number} · Title`")
+    if len(lines) < 2 or lines[1].startswith("#"):
+        problems.append(f"{label}/README.md: the title must be followed by a one-line subtitle")
+    if not re.search(r"\*\*After lesson:\*\*\s*\d{2}", text):
+        problems.append(f"{label}/README.md: needs a line `- **After lesson:** NN`")
+    for section in LAB_SECTIONS:
+        if section not in text:
+            problems.append(f"{label}/README.md: missing the section `{section}`")
+    for level in ("exemplary", "adequate", "needs work"):
+        if level not in text.lower():
+            problems.append(f"{label}/README.md: the rubric needs the level `{level}`")
+    for kind in ("solution", "student"):
+        path = folder / f"lab{number}_{kind}.ipynb"
+        if not path.exists():
+            problems.append(f"{label}: {path.name} is missing")
+            continue
+        nb = load(path)
+        first = next((c for c in nb.get("cells", []) if c.get("cell_type") == "markdown"), None)
+        if first is None or not re.match(rf"^# Lab {number} · \S", source(first).strip()):
+            problems.append(f"{label}/{path.name}: must open with `# Lab {number} · Title`")
+        code = [c for c in nb.get("cells", []) if c.get("cell_type") == "code"]
+        call = f'setup_notebook("{path.stem}")'
+        if not code or call not in source(code[0]):
+            problems.append(f"{label}/{path.name}: the first code cell must call `{call}`")
+    return problems
+
+
+def check_lab_numbers(folders: list[Path]) -> list[str]:
+    """Labs are numbered from 01 without gaps or repeats."""
+    numbers = [int(m.group(1)) for f in folders if (m := LAB_FOLDER.match(f.name))]
+    if sorted(numbers) != list(range(1, len(numbers) + 1)):
+        return [f"lab numbers must run 01, 02, ... without gaps or repeats; found {numbers}"]
+    return []
+
+
 def markdown_targets(text: str) -> list[str]:
     """Return the link and image targets of a markdown text."""
     return LINK.findall(text) + IMG_TAG.findall(text)
@@ -186,9 +248,7 @@ def notebook_links(nb: dict, path: Path) -> list[str]:
 def markdown_files() -> list[Path]:
     """Return the kit's markdown documents whose links are checked."""
     skip = {".venv", "build", "mlflow_store", ".git", "node_modules"}
-    return sorted(
-        p for p in ROOT.rglob("*.md") if not skip.intersection(p.relative_to(ROOT).parts)
-    )
+    return sorted(p for p in ROOT.rglob("*.md") if not skip.intersection(p.relative_to(ROOT).parts))
 
 
 def check_all() -> list[str]:
@@ -202,6 +262,10 @@ def check_all() -> list[str]:
         problems += check_opening(nb, path)
         problems += check_closing(nb, path)
         problems += notebook_links(nb, path)
+    folders = lab_folders() if LABS.exists() else []
+    problems += check_lab_numbers(folders)
+    for folder in folders:
+        problems += check_lab(folder)
     for path in lab_notebooks():
         nb = load(path)
         problems += check_clean(nb, path.relative_to(ROOT).as_posix())

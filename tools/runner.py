@@ -29,8 +29,14 @@ TAG_VAR = "KIT_RUN_TAG"
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 # Variables that would make a run track somewhere other than its own store.
-ISOLATE_VARS = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_TRACKING_USERNAME",
-                "MLFLOW_TRACKING_PASSWORD", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_ID")
+ISOLATE_VARS = (
+    "MLFLOW_TRACKING_URI",
+    "MLFLOW_REGISTRY_URI",
+    "MLFLOW_TRACKING_USERNAME",
+    "MLFLOW_TRACKING_PASSWORD",
+    "MLFLOW_EXPERIMENT_NAME",
+    "MLFLOW_EXPERIMENT_ID",
+)
 
 
 class NotebookFailure(AssertionError):
@@ -216,13 +222,15 @@ def run_notebook(
     prepare_store(store, template_db)
     executed = workdir / f"{path.stem}.executed.ipynb"
     values: dict[str, str | None] = {var: None for var in ISOLATE_VARS}
-    values.update({
-        "KIT_STORE_DIR": str(store),
-        STRICT_ENV: "1",
-        TAG_VAR: tag,
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-        "PYDEVD_DISABLE_FILE_VALIDATION": "1",
-    })
+    values.update(
+        {
+            "KIT_STORE_DIR": str(store),
+            STRICT_ENV: "1",
+            TAG_VAR: tag,
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+            "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+        }
+    )
     values.update(env or {})
     error = None
     sampler = _MemorySampler(tag)
@@ -258,10 +266,13 @@ def check_result(result: RunResult) -> None:
     if result.error:
         problems.append(result.error)
     if result.deprecations:
-        problems.append(f"{name}: MLflow deprecation warnings:\n  " +
-                        "\n  ".join(result.deprecations))
+        problems.append(
+            f"{name}: MLflow deprecation warnings:\n  " + "\n  ".join(result.deprecations)
+        )
     if result.leaked:
-        problems.append(f"{name}: processes outlived the notebook (now killed):\n  " +
-                        "\n  ".join(result.leaked))
+        problems.append(
+            f"{name}: processes outlived the notebook (now killed):\n  "
+            + "\n  ".join(result.leaked)
+        )
     if problems:
         raise NotebookFailure("\n\n".join(problems) + f"\n(executed copy: {result.executed})")

@@ -26,6 +26,9 @@ REPORT_ENV = "KIT_LAB_REPORT"
 Status = Literal["passed", "failed", "unfinished"]
 SYMBOLS: dict[str, str] = {"passed": "✅", "failed": "❌", "unfinished": "⏳"}
 
+#: Every task label declared with :func:`task_check`, by lab id, in declaration order.
+TASKS: dict[str, list[str]] = {}
+
 
 @dataclass
 class Feedback:
@@ -101,8 +104,12 @@ def record(feedback: Feedback) -> None:
     path = os.environ.get(REPORT_ENV)
     if not path:
         return
-    entry = {"lab": feedback.lab, "task": feedback.task, "status": feedback.status,
-             "problems": feedback.problems}
+    entry = {
+        "lab": feedback.lab,
+        "task": feedback.task,
+        "status": feedback.status,
+        "problems": feedback.problems,
+    }
     with open(path, "a", encoding="utf-8") as out:
         out.write(json.dumps(entry) + "\n")
 
@@ -121,6 +128,10 @@ def task_check(
         A decorator. The decorated check returns the :class:`Feedback` (it also shows
         itself as a cell's output).
     """
+
+    TASKS.setdefault(lab, [])
+    if task not in TASKS[lab]:
+        TASKS[lab].append(task)
 
     def decorate(func: Callable[..., None]) -> Callable[..., Feedback]:
         @functools.wraps(func)

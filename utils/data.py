@@ -388,7 +388,9 @@ def months() -> list[str]:
 def _check_month(value: str, label: str) -> str:
     """Validate a ``"YYYY-MM"`` argument."""
     if not isinstance(value, str) or not _MONTH_RE.match(value):
-        raise ValueError(f"{label} must be a month written 'YYYY-MM', e.g. '2025-03'; got {value!r}.")
+        raise ValueError(
+            f"{label} must be a month written 'YYYY-MM', e.g. '2025-03'; got {value!r}."
+        )
     return value
 
 

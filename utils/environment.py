@@ -43,8 +43,14 @@ def check_environment() -> pd.DataFrame:
     rows = []
     for package, required in pinned_requirements().items():
         installed = installed_version(package)
-        rows.append({"package": package, "required": required,
-                     "installed": installed or "missing", "ok": installed == required})
+        rows.append(
+            {
+                "package": package,
+                "required": required,
+                "installed": installed or "missing",
+                "ok": installed == required,
+            }
+        )
     return pd.DataFrame(rows)
 
 

@@ -13,14 +13,16 @@ Example:
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,6 +163,7 @@ def managed_process(
     env: Mapping[str, str] | None = None,
     timeout: float = 60.0,
     cwd: Path | None = None,
+    ready: Callable[[], bool] | None = None,
 ) -> Iterator[Server]:
     """Run ``command`` as a server until the ``with`` block ends.
 
@@ -172,6 +175,8 @@ def managed_process(
         env: Extra environment variables for the server.
         timeout: Seconds to wait for the health check before giving up.
         cwd: The server's working directory.
+        ready: A check that returns True once the server is ready, for servers that do
+            not speak HTTP; it replaces the HTTP health check.
 
     Yields:
         The running :class:`Server`.
@@ -193,16 +198,21 @@ def managed_process(
         )
     server = Server(name, f"http://{HOST}:{port}", port, process.pid, log_path)
     try:
-        _wait_until_healthy(server, process, server.url + health_path, timeout)
+        url = server.url + health_path
+        _wait_until_ready(server, process, ready or (lambda: is_healthy(url)), url, timeout)
         yield server
     finally:
         stop_process_group(process)
 
 
-def _wait_until_healthy(
-    server: Server, process: subprocess.Popen, health_url: str, timeout: float
+def _wait_until_ready(
+    server: Server,
+    process: subprocess.Popen,
+    ready: Callable[[], bool],
+    what: str,
+    timeout: float,
 ) -> None:
-    """Poll ``health_url`` until it answers, the process exits, or time runs out."""
+    """Poll ``ready`` until it holds, the process exits, or time runs out."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -210,11 +220,11 @@ def _wait_until_healthy(
                 f"{server.name} exited with code {process.returncode} before it was ready.\n"
                 f"Its log ({server.log_path}) ends with:\n{server.log_tail()}"
             )
-        if is_healthy(health_url):
+        if ready():
             return
         time.sleep(0.25)
     raise ServerError(
-        f"{server.name} did not answer {health_url} within {timeout:.0f} s.\n"
+        f"{server.name} did not answer {what} within {timeout:.0f} s.\n"
         f"Its log ({server.log_path}) ends with:\n{server.log_tail()}"
     )
 
@@ -310,3 +320,100 @@ def model_server(
         timeout=timeout,
     ) as server:
         yield server
+
+
+class PostgresNotInstalled(ServerError):
+    """PostgreSQL's server programs are not on this machine."""
+
+
+def postgres_bin_dir() -> Path:
+    """Return the folder holding PostgreSQL's ``initdb`` and ``postgres`` programs.
+
+    Raises:
+        PostgresNotInstalled: Neither is on the PATH nor in ``/usr/lib/postgresql``.
+    """
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).resolve().parent
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if candidates:
+        return candidates[-1].parent
+    raise PostgresNotInstalled(
+        "PostgreSQL's server programs (initdb, postgres) are not installed. Install them "
+        "(Debian/Ubuntu: `sudo apt-get install postgresql`; macOS: `brew install "
+        "postgresql@15`) and restart the kernel, or use SQLite, which needs no server."
+    )
+
+
+def _as_postgres_user(command: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: run ``command`` as the ``postgres`` user then."""
+    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+
+
+def _accepts_connections(uri: str) -> bool:
+    """Tell whether PostgreSQL at ``uri`` accepts a connection."""
+    import psycopg
+
+    try:
+        with psycopg.connect(uri, connect_timeout=2):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+@contextmanager
+def postgres_server(database: str = "mlflow", port: int | None = None) -> Iterator[Server]:
+    """Run a throw-away PostgreSQL server in a temporary folder until the block ends.
+
+    The server listens on 127.0.0.1 only, trusts local connections (no password), and is
+    deleted with its data when the block ends. Introduced in notebook 08.
+
+    Args:
+        database: The database to create for MLflow.
+        port: The port; a free one when omitted.
+
+    Yields:
+        The running :class:`Server`; its ``url`` is a SQLAlchemy URI for MLflow, e.g.
+        ``postgresql+psycopg://postgres@127.0.0.1:5433/mlflow``.
+
+    Raises:
+        PostgresNotInstalled: PostgreSQL's server programs are missing.
+        ServerError: The server did not start; the message holds its log.
+    """
+    bin_dir = postgres_bin_dir()
+    port = port or free_port()
+    data = Path(tempfile.mkdtemp(prefix="kit-postgres-"))
+    try:
+        if os.geteuid() == 0:
+            shutil.chown(data, "postgres", "postgres")
+        init_log = logs_dir() / f"postgres-initdb-{port}.log"
+        with open(init_log, "wb") as log:
+            done = subprocess.run(
+                _as_postgres_user([str(bin_dir / "initdb"), "-D", str(data / "db"),
+                                   "-U", "postgres", "--auth=trust", "-E", "UTF8",
+                                   "--no-sync"]),
+                stdout=log, stderr=subprocess.STDOUT, check=False,
+            )  # fmt: skip
+        if done.returncode != 0:
+            raise ServerError(f"initdb failed; its log ends with:\n{log_tail(init_log)}")
+        admin_uri = f"postgresql://postgres@{HOST}:{port}/postgres"
+        command = _as_postgres_user([
+            str(bin_dir / "postgres"), "-D", str(data / "db"), "-p", str(port),
+            "-h", HOST, "-k", str(data), "-c", "fsync=off",
+        ])  # fmt: skip
+        with managed_process(
+            "postgres", command, port, ready=lambda: _accepts_connections(admin_uri)
+        ) as server:
+            import psycopg
+
+            with psycopg.connect(admin_uri, autocommit=True) as connection:
+                connection.execute(f'CREATE DATABASE "{database}"')
+            yield Server(
+                "postgres",
+                f"postgresql+psycopg://postgres@{HOST}:{port}/{database}",
+                port,
+                server.pid,
+                server.log_path,
+            )
+    finally:
+        shutil.rmtree(data, ignore_errors=True)

@@ -1,0 +1,1 @@
+"""The checks of each lab, one module per lab (``labNN.py``), built on ``utils.checks``."""
