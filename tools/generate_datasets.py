@@ -1016,6 +1016,8 @@ def generate(out: Path, seed: int = SEED) -> dict[str, Any]:
         batch_names.append(rel)
 
     notes = [p for p in event_problems if p["id"].startswith("former_")]
+    hours = pd.to_numeric(raw["hours_watched"])
+    heavy = (hours > 200) & (hours <= 24 * 31)
     answer_key = {
         "about": "Every quality problem injected into the raw sources on purpose "
         "(customers_raw.csv, billing.sqlite, support_events.jsonl). For each: the data-"
@@ -1044,7 +1046,7 @@ def generate(out: Path, seed: int = SEED) -> dict[str, Any]:
             {
                 "id": "heavy_viewers",
                 "file": "customers_raw.csv",
-                "count": int((snapshot["hours_watched"] > 200).sum()),
+                "count": int(raw.loc[heavy, "customer_id"].nunique()),
                 "description": "Not an error: customers who watched more than 200 hours in the "
                 "month. Real heavy use, not outliers to remove.",
             },

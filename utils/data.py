@@ -109,6 +109,7 @@ class DatasetError(Exception):
 
     Attributes:
         file: The file's path relative to the datasets folder, e.g. ``"billing.sqlite"``.
+        problem: What is wrong, e.g. ``"is missing"``.
     """
 
     def __init__(self, file: str, problem: str) -> None:
@@ -119,11 +120,16 @@ class DatasetError(Exception):
             problem: What is wrong, e.g. ``"is missing"``.
         """
         self.file = file
+        self.problem = problem
         location = datasets_dir() / file
         message = f"datasets/{file} {problem} (looked at {location}). " + RESTORE_HINT.format(
             file=file
         )
         super().__init__(message)
+
+    def __reduce__(self) -> tuple[type[DatasetError], tuple[str, str]]:
+        """Let the error cross process boundaries (pickle) with its two arguments."""
+        return (type(self), (self.file, self.problem))
 
 
 def _sha256(path: Path) -> str:
@@ -221,13 +227,6 @@ def _read_jsonl(path: Path) -> pd.DataFrame:
         records = [json.loads(line) for line in handle if line.strip()]
     frame = pd.DataFrame.from_records(records, columns=list(EVENT_DTYPES))
     return frame.astype(EVENT_DTYPES)
-
-
-def _sqlite_tables(path: Path) -> list[str]:
-    """Return the table names of a SQLite file, sorted."""
-    with closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as con:
-        rows = con.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-        return [row[0] for row in rows]
 
 
 def _read_sqlite(path: Path, table: str) -> pd.DataFrame:
