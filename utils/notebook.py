@@ -84,14 +84,17 @@ def fail_on_mlflow_deprecations() -> None:
     """Mark every MLflow deprecation or future warning that a student would see.
 
     Python's warning filters stay as they are, so what is marked is exactly what shows up
-    in a notebook. The harness fails a notebook whose output holds the marker. A notebook that shows a
-    deprecation on purpose catches it with ``warnings.catch_warnings(record=True)``,
-    which bypasses this hook.
+    in a notebook. The harness fails a notebook whose output holds the marker. A notebook
+    that shows a deprecation on purpose catches it with
+    ``warnings.catch_warnings(record=True)``, which bypasses this hook.
     """
     original = warnings.showwarning
 
     def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
-        mlflow_made = _warned_from_mlflow() or "mlflow" in str(message).lower()
+        inside = f"{os.sep}mlflow{os.sep}"
+        mlflow_made = (
+            _warned_from_mlflow() or inside in str(filename) or "mlflow" in str(message).lower()
+        )
         if issubclass(category, DeprecationWarning | FutureWarning) and mlflow_made:
             print(f"{DEPRECATION_MARKER}: {category.__name__}: {message}", file=sys.stderr)
         original(message, category, filename, lineno, file, line)
