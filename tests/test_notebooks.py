@@ -6,12 +6,21 @@ catch on purpose, or when a process it started outlives it.
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 import pytest
 
 from tools import runner
 from tools.notebook_checks import lesson_notebooks
+
+# Optional parts that must run in CI (where everything is installed): a notebook that
+# falls back (e.g. to SQLite when PostgreSQL is missing) prints these lines only when
+# the real path ran.
+REQUIRED_IN_CI: dict[str, list[str]] = {
+    "08_tracking_server_storage_and_network": ["PostgreSQL tracking store:"],
+}
 
 
 @pytest.mark.notebook
@@ -20,3 +29,7 @@ from tools.notebook_checks import lesson_notebooks
 def test_notebook_runs(path: Path, tmp_path: Path, template_db: Path) -> None:
     result = runner.run_notebook(path, tmp_path, template_db)
     runner.check_result(result)
+    if os.environ.get("CI"):
+        printed = runner.output_text(json.loads(result.executed.read_text()))
+        for line in REQUIRED_IN_CI.get(path.stem, []):
+            assert line in printed, f"{path.name}: the part that prints {line!r} did not run"

@@ -165,6 +165,16 @@ def migrated_template(folder: Path) -> Path:
     return db
 
 
+def output_text(executed: dict) -> str:
+    """Return every stream and plain-text output of an executed notebook, joined."""
+    parts = []
+    for cell in executed.get("cells", []):
+        for output in cell.get("outputs", []):
+            text = output.get("text") or output.get("data", {}).get("text/plain", "")
+            parts.append("".join(text) if isinstance(text, list) else text)
+    return "\n".join(parts)
+
+
 def find_deprecations(executed: dict) -> list[str]:
     """Return ``"cell N: message"`` for every MLflow deprecation marker in the outputs."""
     found = []
