@@ -33,3 +33,9 @@ def test_notebook_runs(path: Path, tmp_path: Path, template_db: Path) -> None:
         printed = runner.output_text(json.loads(result.executed.read_text()))
         for line in REQUIRED_IN_CI.get(path.stem, []):
             assert line in printed, f"{path.name}: the part that prints {line!r} did not run"
+
+
+def test_required_outputs_name_real_notebooks() -> None:
+    stems = {p.stem for p in lesson_notebooks()}
+    unknown = set(REQUIRED_IN_CI) - stems
+    assert not unknown, f"REQUIRED_IN_CI names notebooks that do not exist: {unknown}"
