@@ -34,10 +34,10 @@ def test_navigation_and_course_map_are_up_to_date() -> None:
 
 
 def test_ruff_passes_on_code_and_notebooks() -> None:
+    folders = [f for f in ("utils", "tools", "tests", "notebooks", "labs") if (ROOT / f).is_dir()]
     for command in (["check"], ["format", "--check"]):
         result = subprocess.run(
-            [sys.executable, "-m", "ruff", *command, "utils", "tools", "tests", "notebooks",
-             "labs"],
+            [sys.executable, "-m", "ruff", *command, *folders],
             cwd=ROOT, capture_output=True, text=True,
         )  # fmt: skip
         assert result.returncode == 0, result.stdout + result.stderr
