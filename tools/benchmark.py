@@ -38,6 +38,7 @@ class Row:
     runs_s: list[float]
     peak_mb: float
     ok: bool
+    figures: list[dict] = field(default_factory=list)
 
 
 def tiny_notebook(folder: Path, name: str, code: str) -> Path:
@@ -56,10 +57,15 @@ def tiny_notebook(folder: Path, name: str, code: str) -> Path:
 
 def measure(path: Path, repeat: int, template: Path, label: str) -> Row:
     """Run ``path`` ``repeat`` times and summarise."""
-    times, peaks, ok = [], [], True
+    times, peaks, ok, figures = [], [], True, []
     for _ in range(repeat):
         with tempfile.TemporaryDirectory(prefix="kit-bench-") as tmp:
-            result = runner.run_notebook(path, Path(tmp), template)
+            figures_file = Path(tmp) / "figures.jsonl"
+            result = runner.run_notebook(
+                path, Path(tmp), template, env={FIGURES_ENV: str(figures_file)}
+            )
+            if figures_file.exists():
+                figures = [json.loads(line) for line in figures_file.read_text().splitlines()]
         ok = ok and not (result.error or result.deprecations or result.leaked)
         times.append(result.seconds)
         peaks.append(result.peak_rss_mb)
@@ -68,7 +74,7 @@ def measure(path: Path, repeat: int, template: Path, label: str) -> Row:
             f"  {label:<48} {result.seconds:6.1f} s {result.peak_rss_mb:7.0f} MiB  {status}",
             flush=True,
         )
-    return Row(label, statistics.median(times), times, max(peaks), ok)
+    return Row(label, statistics.median(times), times, max(peaks), ok, figures)
 
 
 def render(rows: list[Row], overhead: tuple[Row, Row], repeat: int) -> str:

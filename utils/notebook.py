@@ -7,6 +7,7 @@ notebook. Introduced in notebook 00.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
@@ -35,6 +36,8 @@ QUIET_MLFLOW_ENV: dict[str, str] = {
 # that fails the notebook (see tests/harness.py).
 STRICT_ENV = "KIT_STRICT_WARNINGS"
 DEPRECATION_MARKER = "KIT-MLFLOW-DEPRECATION"
+# The benchmark sets this; figures a notebook measures (latency, throughput) go there.
+FIGURES_ENV = "KIT_FIGURES_FILE"
 
 
 @dataclass(frozen=True)
@@ -201,3 +204,19 @@ def setup_notebook(name: str, seed: int = SEED) -> Kit:
         seed=seed,
         rng=np.random.default_rng(seed),
     )
+
+
+def report_figure(name: str, value: float, unit: str) -> None:
+    """Hand a measured figure (e.g. a latency) to the kit's benchmark, when it runs.
+
+    Outside the benchmark this does nothing, so notebooks call it freely.
+
+    Args:
+        name: What was measured, e.g. ``"serving p95 latency, 2 workers"``.
+        value: The figure.
+        unit: Its unit, e.g. ``"ms"`` or ``"requests/s"``.
+    """
+    path = os.environ.get(FIGURES_ENV)
+    if path:
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(json.dumps({"name": name, "value": float(value), "unit": unit}) + "\n")
