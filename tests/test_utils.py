@@ -248,3 +248,14 @@ def test_missing_postgres_is_reported_with_what_to_do(monkeypatch: pytest.Monkey
     monkeypatch.setattr(servers.Path, "glob", lambda self, pattern: iter(()))
     with pytest.raises(servers.PostgresNotInstalled, match="apt-get install postgresql"):
         servers.postgres_bin_dir()
+
+
+def test_figures_reach_the_benchmark_only_when_it_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(notebook.FIGURES_ENV, raising=False)
+    notebook.report_figure("ignored", 1.0, "ms")
+    target = tmp_path / "figures.jsonl"
+    monkeypatch.setenv(notebook.FIGURES_ENV, str(target))
+    notebook.report_figure("p95 latency", 12.5, "ms")
+    assert json.loads(target.read_text()) == {"name": "p95 latency", "value": 12.5, "unit": "ms"}

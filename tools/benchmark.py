@@ -10,12 +10,13 @@ against a fresh kernel that only runs ``import mlflow, pandas, sklearn``.
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import statistics
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -23,6 +24,7 @@ import psutil
 
 from tools import runner
 from tools.notebook_checks import ROOT, lab_notebooks, lesson_notebooks
+from utils.notebook import FIGURES_ENV
 
 OUTPUT = ROOT / "BENCHMARK.md"
 BARE = "import mlflow, pandas, sklearn"
@@ -119,6 +121,14 @@ def render(rows: list[Row], overhead: tuple[Row, Row], repeat: int) -> str:
         f"{len(rows)} notebooks, run one at a time.",
         "",
     ]
+    figures = [(row.name, figure) for row in rows for figure in row.figures]
+    if figures:
+        lines += ["## Figures measured by the notebooks", "",
+                  "From the last run of each notebook.", "",
+                  "| notebook | figure | value |", "|---|---|---:|"]  # fmt: skip
+        for name, figure in figures:
+            lines.append(f"| {name} | {figure['name']} | {figure['value']:.1f} {figure['unit']} |")
+        lines.append("")
     return "\n".join(lines)
 
 
