@@ -33,10 +33,12 @@ CATEGORICAL: list[str] = ["region", "plan", "contract_type", "payment_method", "
 #: Every model input, in the order models receive them.
 FEATURES: list[str] = NUMERIC + CATEGORICAL
 
-#: What ``mlflow.sklearn.log_model(..., skops_trusted_types=...)`` must trust to save this
-#: preprocessing with skops, MLflow's default format: the imputers remember the NumPy
-#: dtype they were fitted on, a harmless type skops does not trust by default.
-SKOPS_TRUSTED_TYPES: list[str] = ["numpy.dtype"]
+#: What ``mlflow.sklearn.log_model(..., skops_trusted_types=...)`` must trust to save the
+#: course's models with skops, MLflow's default format. skops refuses, by default, types
+#: that a crafted file could abuse; these are safe here because the kit loads only models
+#: it trained itself: the imputers remember a NumPy dtype, and tree models (random
+#: forests, gradient boosting) store their nodes in scikit-learn's ``Tree``.
+SKOPS_TRUSTED_TYPES: list[str] = ["numpy.dtype", "sklearn.tree._tree.Tree"]
 
 
 def split_features(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
