@@ -23,14 +23,13 @@ Markers in the solution notebook:
 
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 from pathlib import Path
 
 import nbformat
 
-from tools.notebook_checks import LABS, ROOT
+from tools.notebook_checks import LABS, write_generated
 
 CODE_BLOCK = re.compile(
     r"^[ \t]*# BEGIN SOLUTION[ \t]*\n.*?^[ \t]*# END SOLUTION[ \t]*\n?", re.DOTALL | re.MULTILINE
@@ -98,18 +97,7 @@ def planned_changes() -> dict[Path, str]:
 
 def main(argv: list[str] | None = None) -> int:
     """Write (or with ``--check`` only report) the student notebooks."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--check", action="store_true", help="report, change nothing")
-    args = parser.parse_args(argv)
-    changes = planned_changes()
-    for path, text in changes.items():
-        name = path.relative_to(ROOT).as_posix()
-        if args.check:
-            print(f"{name} is out of date: run `make labs`")
-        else:
-            path.write_text(text, encoding="utf-8")
-            print(f"wrote {name}")
-    return 1 if (args.check and changes) else 0
+    return write_generated(planned_changes, "make labs", __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ exits 1 when something is out of date (the test suite runs it).
 
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 from dataclasses import dataclass
@@ -15,7 +14,14 @@ from pathlib import Path
 
 import nbformat
 
-from tools.notebook_checks import NAV_TAG, ROOT, is_navigation, lesson_notebooks, source
+from tools.notebook_checks import (
+    NAV_TAG,
+    ROOT,
+    is_navigation,
+    lesson_notebooks,
+    source,
+    write_generated,
+)
 
 README = ROOT / "README.md"
 LABS = ROOT / "labs"
@@ -139,18 +145,7 @@ def planned_changes() -> dict[Path, str]:
 
 def main(argv: list[str] | None = None) -> int:
     """Write (or with ``--check`` only report) the generated navigation."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--check", action="store_true", help="report, change nothing")
-    args = parser.parse_args(argv)
-    changes = planned_changes()
-    for path, text in changes.items():
-        name = path.relative_to(ROOT).as_posix()
-        if args.check:
-            print(f"{name} is out of date: run `make nav`")
-        else:
-            path.write_text(text, encoding="utf-8")
-            print(f"updated {name}")
-    return 1 if (args.check and changes) else 0
+    return write_generated(planned_changes, "make nav", __doc__, argv)
 
 
 if __name__ == "__main__":

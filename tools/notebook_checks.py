@@ -17,9 +17,11 @@ The lesson template (see CONTRIBUTING.md):
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -274,6 +276,37 @@ def check_all() -> list[str]:
         label = path.relative_to(ROOT).as_posix()
         problems += check_links(path.read_text(encoding="utf-8"), path.parent, label)
     return problems
+
+
+def write_generated(
+    planned: Callable[[], dict[Path, str]],
+    command: str,
+    description: str | None,
+    argv: list[str] | None = None,
+) -> int:
+    """Write generated files, or with ``--check`` only report the stale ones.
+
+    Args:
+        planned: Returns every file whose generated text differs, with that text.
+        command: The command that regenerates them, named in the report.
+        description: The tool's description for ``--help``.
+        argv: The command-line arguments (``sys.argv`` when None).
+
+    Returns:
+        The exit code: 1 when ``--check`` found stale files, else 0.
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--check", action="store_true", help="report, change nothing")
+    args = parser.parse_args(argv)
+    changes = planned()
+    for path, text in changes.items():
+        name = path.relative_to(ROOT).as_posix()
+        if args.check:
+            print(f"{name} is out of date: run `{command}`")
+        else:
+            path.write_text(text, encoding="utf-8")
+            print(f"updated {name}")
+    return 1 if (args.check and changes) else 0
 
 
 def main() -> int:

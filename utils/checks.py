@@ -73,7 +73,9 @@ class Feedback:
         names = " or ".join(t.__name__ for t in allowed)
         ok = isinstance(value, allowed) and not (isinstance(value, bool) and bool not in allowed)
         got = type(value).__name__
-        return self.expect(ok, f"{what} is a {names}", f"{what} should be a {names}, not a {got}")
+        return self.expect(
+            ok, f"{what} is {_a(names)}", f"{what} should be {_a(names)}, not {_a(got)}"
+        )
 
     def __str__(self) -> str:
         head = f"{SYMBOLS[self.status]} {self.task}: {self.status}"
@@ -88,6 +90,11 @@ class Feedback:
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(str(self))
+
+
+def _a(noun: str) -> str:
+    """Return ``noun`` with its indefinite article: ``"an int"``, ``"a float"``."""
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
 
 
 def is_unfinished(value: Any) -> bool:
