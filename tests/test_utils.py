@@ -259,3 +259,28 @@ def test_figures_reach_the_benchmark_only_when_it_runs(
     monkeypatch.setenv(notebook.FIGURES_ENV, str(target))
     notebook.report_figure("p95 latency", 12.5, "ms")
     assert json.loads(target.read_text()) == {"name": "p95 latency", "value": 12.5, "unit": "ms"}
+
+
+@pytest.mark.slow
+def test_postgres_stops_fast_even_with_a_client_still_connected(isolated_store: Path) -> None:
+    import time
+
+    import psycopg
+
+    require_postgres()
+    with servers.postgres_server() as pg:
+        connection = psycopg.connect(pg.url.replace("+psycopg", ""))  # left open on purpose
+        assert pg.is_running()
+        stopping = time.monotonic()
+    took = time.monotonic() - stopping
+    connection.close()
+    assert not pg.is_running()
+    assert took < 5, f"stopping PostgreSQL took {took:.1f} s (SIGTERM waits for clients)"
+
+
+def test_the_kernel_python_comes_first_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/usr/bin")
+    notebook.use_kernel_python_first()
+    notebook.use_kernel_python_first()
+    parts = os.environ["PATH"].split(os.pathsep)
+    assert parts == [str(Path(sys.executable).parent), "/usr/bin"]

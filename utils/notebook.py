@@ -105,6 +105,19 @@ def fail_on_mlflow_deprecations() -> None:
     warnings.showwarning = show
 
 
+def use_kernel_python_first() -> None:
+    """Put this kernel's ``bin`` folder first on ``PATH``.
+
+    Commands a notebook starts (``mlflow run``, ``python`` in a project's entry point)
+    then use the kit's environment even when JupyterLab was started without activating
+    it.
+    """
+    bin_dir = str(Path(sys.executable).parent)
+    parts = os.environ.get("PATH", "").split(os.pathsep)
+    if parts[0] != bin_dir:
+        os.environ["PATH"] = os.pathsep.join([bin_dir, *parts])
+
+
 def set_display_defaults() -> None:
     """Set pandas display options and the kit's one plot style."""
     import matplotlib as mpl
@@ -170,7 +183,7 @@ def use_experiment(name: str) -> str:
 
 
 def setup_notebook(name: str, seed: int = SEED) -> Kit:
-    """Prepare a notebook: seeds, display, quiet MLflow, tracking URI and experiment.
+    """Prepare a notebook: seeds, display, quiet MLflow, PATH, tracking URI, experiment.
 
     Args:
         name: The notebook or lab id, the file name without ``.ipynb``,
@@ -183,6 +196,7 @@ def setup_notebook(name: str, seed: int = SEED) -> Kit:
     quiet_mlflow()
     if os.environ.get(STRICT_ENV) == "1":
         fail_on_mlflow_deprecations()
+    use_kernel_python_first()
     random.seed(seed)
     np.random.seed(seed)
     set_display_defaults()
