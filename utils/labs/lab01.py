@@ -1,0 +1,392 @@
+"""Checks for lab 01: business metrics and data quality (after lesson 02).
+
+Tasks 1-3 turn the campaign's costs into a break-even threshold, a profit curve and a
+threshold within the contact budget; tasks 4-5 assess the quality of a messy batch.
+The lab's data come from here too: :data:`LAB_COSTS` and :func:`messy_batch`, so that
+the checks and the notebook always agree on them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from utils.business import CampaignCosts, best_threshold, contact_share, expected_profit
+from utils.checks import Feedback, task_check
+from utils.data import load_dataset
+from utils.quality import CANONICAL, VALID_RANGES, quality_issues
+
+LAB = "lab01"
+
+#: The campaign of this lab (different from the course's DEFAULT_COSTS on purpose).
+LAB_COSTS = CampaignCosts(
+    offer_cost=8.0, monthly_fee=15.0, months_kept=6.0, save_rate=0.3, max_contact_share=0.12
+)
+
+#: The thresholds of task 2: 0.00, 0.05, ..., 1.00.
+GRID: list[float] = [round(0.05 * i, 2) for i in range(21)]
+
+#: The columns of task 5's report.
+REPORT_COLUMNS: list[str] = ["missing", "invalid"]
+
+
+def _expect_number(fb: Feedback, value: Any, what: str) -> bool:
+    """Expect a real number (Python or NumPy); the message names the type received."""
+    ok = isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
+    ok = ok and not np.isnan(value)
+    return fb.expect(
+        ok,
+        f"{what} is a number",
+        f"{what} should be a number, not {type(value).__name__} {value!r:.40}",
+    )
+
+
+def _expect_count(fb: Feedback, value: Any, what: str) -> bool:
+    """Expect a whole number (Python or NumPy integer)."""
+    ok = isinstance(value, int | np.integer) and not isinstance(value, bool)
+    tip = "; wrap it in int(...)" if isinstance(value, float | np.floating) else ""
+    return fb.expect(
+        ok,
+        f"{what} is a whole number",
+        f"{what} should be a whole number (int), not a {type(value).__name__}{tip}",
+    )
+
+
+def messy_batch(month: str = "2025-06", rows: int = 400, seed: int = 7) -> pd.DataFrame:
+    """Return a sample of a production batch, made messy the way raw exports are.
+
+    The sample is turned back into raw text form (``autopay`` yes/no, ``signup_date`` as
+    text), then gets exact duplicate rows, repeated ids with a category spelled
+    differently, missing values (some as empty strings), impossible values and
+    non-canonical spellings. The same arguments always give the same frame.
+
+    Args:
+        month: The production month to sample, ``"YYYY-MM"``.
+        rows: How many customers to sample before adding duplicates.
+        seed: Seed of every random choice.
+
+    Returns:
+        The messy batch, rows shuffled, with a fresh index.
+    """
+    rng = np.random.default_rng(seed)
+    batch = load_dataset(f"monthly/{month}").sample(n=rows, random_state=seed)
+    batch = batch.astype({"age": "float64", "region": "object", "plan": "object"})
+    batch["autopay"] = np.where(batch["autopay"], "yes", "no")
+    batch["signup_date"] = batch["signup_date"].dt.strftime("%Y-%m-%d")
+    batch = batch.reset_index(drop=True)
+
+    def pick(count: int) -> np.ndarray:
+        return rng.choice(batch.index.to_numpy(), size=count, replace=False)
+
+    batch.loc[pick(7), "age"] = np.nan
+    batch.loc[pick(4), "region"] = np.nan
+    batch.loc[pick(3), "region"] = ""
+    batch.loc[pick(2), "plan"] = " "
+    batch.loc[pick(3), "age"] = [0, 150, 999]
+    batch.loc[pick(2), "tenure_months"] = -batch["tenure_months"].abs().max()
+    fee_rows = pick(2)
+    batch.loc[fee_rows, "monthly_fee"] = batch.loc[fee_rows, "monthly_fee"] * 100
+    batch.loc[pick(1), "devices"] = 0
+    batch.loc[pick(1), "days_active"] = 45
+    for column, spelling, count in (
+        ("plan", "premium", 5),
+        ("contract_type", "M2M", 4),
+        ("payment_method", "CC", 3),
+        ("region", "north ", 3),
+    ):
+        batch.loc[pick(count), column] = spelling
+    exact = batch.loc[pick(6)]
+    respelled = batch.loc[pick(4)].copy()
+    respelled["payment_method"] = respelled["payment_method"].str.upper()
+    messy = pd.concat([batch, exact, respelled])
+    return messy.sample(frac=1, random_state=seed).reset_index(drop=True)
+
+
+def expected_duplicates(batch: pd.DataFrame) -> tuple[int, int]:
+    """Return (exact duplicate rows, rows repeating a customer_id with other values)."""
+    exact = batch.astype("string").duplicated()
+    repeated = batch["customer_id"].duplicated() & ~exact
+    return int(exact.sum()), int(repeated.sum())
+
+
+def expected_column_report(batch: pd.DataFrame) -> pd.DataFrame:
+    """Return the reference report of task 5: missing and invalid values per column.
+
+    A value is missing when it is null or blank text; it is invalid when it is present
+    but outside :data:`utils.quality.VALID_RANGES` or not in
+    :data:`utils.quality.CANONICAL`.
+    """
+    found = quality_issues(batch, as_of="2025-12-31")
+    missing = found[found["dimension"] == "completeness"].set_index("column")["issues"]
+    ruled = set(VALID_RANGES) | set(CANONICAL)
+    invalid = found[found["dimension"].isin(["validity", "consistency"])]
+    invalid = invalid[invalid["column"].isin(ruled)].groupby("column")["issues"].sum()
+    report = pd.DataFrame({"missing": missing}).join(invalid.rename("invalid"))
+    return report.fillna({"invalid": 0}).astype("int64").loc[list(batch.columns)]
+
+
+def _profit_variants(y: np.ndarray, s: np.ndarray, t: float) -> dict[str, float]:
+    """Profits under common mistakes, to recognise one in a wrong answer."""
+    c = LAB_COSTS
+    strict = s > t
+    at = s >= t
+    tp, fp = int((at & (y == 1)).sum()), int((at & (y == 0)).sum())
+    tp_s, fp_s = int((strict & (y == 1)).sum()), int((strict & (y == 0)).sum())
+    value = c.customer_value
+    return {
+        "the offer's cost is also paid for the churners you contact: gain = "
+        "save_rate x customer value - offer_cost": tp * c.save_rate * value - fp * c.offer_cost,
+        "only save_rate of the contacted churners stay: multiply the customer value by "
+        "save_rate": tp * (value - c.offer_cost) - fp * c.offer_cost,
+        "a saved customer is worth months_kept months of fee, not one": tp
+        * (c.save_rate * c.monthly_fee - c.offer_cost)
+        - fp * c.offer_cost,
+        "contact customers whose score is >= the threshold, not >": tp_s * c.churner_gain
+        - fp_s * c.offer_cost,
+    }
+
+
+@task_check(
+    LAB,
+    "Task 1 · Break-even threshold",
+    hint="Contacting a customer with churn probability p is worth "
+    "p x save_rate x customer value - offer_cost on average; solve for the p where it is 0.",
+)
+def check_break_even(fb: Feedback, threshold: Any) -> None:
+    """Task 1: the churn probability above which an offer pays for itself."""
+    if not _expect_number(fb, threshold, "the break-even threshold"):
+        return
+    c = LAB_COSTS
+    right = c.offer_cost / (c.save_rate * c.customer_value)
+    mistakes = {
+        c.offer_cost / c.customer_value: "you divided by the customer value but forgot "
+        f"save_rate: only {c.save_rate:.0%} of contacted churners are saved",
+        c.offer_cost / (c.save_rate * c.monthly_fee): "a saved customer is worth "
+        f"{c.months_kept:g} months of fee ({c.customer_value:g} USD), not one month",
+        (c.save_rate * c.customer_value) / c.offer_cost: "the fraction is upside down: "
+        "offer cost / (save rate x customer value)",
+    }
+    if abs(threshold - right) < 0.005:
+        fb.expect(True, f"{threshold:.3f} is where an offer starts to pay for itself", "")
+        return
+    for value, why in mistakes.items():
+        if abs(threshold - value) < 0.005:
+            fb.expect(False, "", f"{threshold:.3f} is not the break-even threshold: {why}")
+            return
+    fb.expect(
+        False,
+        "",
+        f"{threshold:.3f} is not the break-even threshold; at that probability an offer "
+        f"is worth {threshold * c.save_rate * c.customer_value - c.offer_cost:+.2f} USD "
+        "on average, not 0",
+    )
+
+
+@task_check(
+    LAB,
+    "Task 2 · Profit curve",
+    hint="For each threshold t: contacted = scores >= t; tp = churners contacted, "
+    "fp = others contacted; profit = tp x (save_rate x customer value - offer_cost) "
+    "- fp x offer_cost.",
+)
+def check_profit_curve(fb: Feedback, curve: Any, y_true: Any, scores: Any) -> None:
+    """Task 2: a DataFrame with threshold, contact_share and profit for each threshold."""
+    if not fb.expect_type(curve, pd.DataFrame, "the profit curve"):
+        return
+    missing = [c for c in ("threshold", "contact_share", "profit") if c not in curve.columns]
+    if not fb.expect(
+        not missing,
+        "it has the columns threshold, contact_share and profit",
+        f"the curve lacks the column(s) {missing}",
+    ):
+        return
+    thresholds = [round(float(t), 2) for t in curve["threshold"]]
+    if not fb.expect(
+        thresholds == GRID,
+        "it has one row per threshold 0.00, 0.05, ..., 1.00",
+        f"the thresholds should be the 21 values 0.00, 0.05, ..., 1.00 in order; "
+        f"got {len(thresholds)} rows starting {thresholds[:3]}",
+    ):
+        return
+    y, s = np.asarray(y_true), np.asarray(scores)
+    shares = np.array([contact_share(s, t) for t in GRID])
+    theirs = curve["contact_share"].to_numpy(dtype=float)
+    if not np.allclose(theirs, shares, atol=1e-6):
+        row = int(np.argmax(~np.isclose(theirs, shares, atol=1e-6)))
+        strict = np.array([float((s > t).mean()) for t in GRID])
+        if np.allclose(theirs, shares * len(s)):
+            why = "contact_share is a share of the customers (0-1), not a count"
+        elif np.allclose(theirs, strict, atol=1e-6):
+            why = "contact customers whose score is >= the threshold, not >"
+        else:
+            why = f"expected {shares[row]:.4f} (scores >= threshold, divided by all customers)"
+        fb.expect(False, "", f"at threshold {GRID[row]:.2f} contact_share is {theirs[row]:.4f}: "
+                  f"{why}")  # fmt: skip
+        return
+    fb.expect(True, "contact_share is right at every threshold", "")
+    profits = np.array([expected_profit(y, s, t, LAB_COSTS) for t in GRID])
+    theirs = curve["profit"].to_numpy(dtype=float)
+    wrong = ~np.isclose(theirs, profits, atol=0.01)
+    if not wrong.any():
+        fb.expect(True, "profit is right at every threshold", "")
+        return
+    row = int(np.argmax(wrong))
+    t = GRID[row]
+    message = (
+        f"at threshold {t:.2f} your profit is {theirs[row]:,.2f} USD, expected "
+        f"{profits[row]:,.2f} USD"
+    )
+    for why, value in _profit_variants(y, s, t).items():
+        if abs(theirs[row] - value) < 0.01:
+            message += f": {why}"
+            break
+    fb.expect(False, "", message)
+
+
+@task_check(
+    LAB,
+    "Task 3 · Threshold within the budget",
+    hint="Keep the rows of your curve whose contact_share is at most the budget, then take "
+    "the threshold with the highest profit among them.",
+)
+def check_threshold(fb: Feedback, threshold: Any, y_true: Any, scores: Any) -> None:
+    """Task 3: the most profitable threshold that contacts at most the budget."""
+    if not _expect_number(fb, threshold, "the threshold"):
+        return
+    if not fb.expect(0 <= threshold <= 1, "it is in [0, 1]", f"{threshold} is not in [0, 1]"):
+        return
+    y, s = np.asarray(y_true), np.asarray(scores)
+    budget = LAB_COSTS.max_contact_share
+    share = contact_share(s, threshold)
+    if not fb.expect(
+        share <= budget,
+        f"threshold {threshold:.2f} contacts {share:.1%} of customers, within the "
+        f"budget of {budget:.0%}",
+        f"threshold {threshold:.2f} contacts {share:.1%} of customers; the budget "
+        f"allows {budget:.0%}",
+    ):
+        return
+    best = best_threshold(y, s, LAB_COSTS, grid=GRID)
+    mine, top = expected_profit(y, s, threshold, LAB_COSTS), expected_profit(y, s, best, LAB_COSTS)
+    fb.expect(
+        mine >= top - 0.01,
+        f"it earns {mine:,.0f} USD, the most any threshold of the grid earns within the budget",
+        f"threshold {threshold:.2f} flags only {share:.1%} of customers; the budget allows "
+        f"{budget:.0%}: threshold {best:.2f} earns {top - mine:,.0f} USD more",
+    )
+
+
+@task_check(
+    LAB,
+    "Task 4 · Duplicates",
+    hint="batch.duplicated() marks rows equal to an earlier row; "
+    "batch['customer_id'].duplicated() marks every repeated id, exact copies included.",
+)
+def check_duplicates(fb: Feedback, exact: Any, repeated_ids: Any, batch: Any) -> None:
+    """Task 4: exact duplicate rows, and repeated ids whose rows differ."""
+    ok_exact = _expect_count(fb, exact, "exact_duplicates")
+    ok_ids = _expect_count(fb, repeated_ids, "repeated_ids")
+    if not (ok_exact and ok_ids):
+        return
+    want_exact, want_ids = expected_duplicates(batch)
+    if exact == want_exact:
+        fb.expect(True, f"{exact} rows are exact copies of an earlier row", "")
+    elif exact == 2 * want_exact:
+        fb.expect(False, "", f"{exact} counts both copies of each duplicated row; count only "
+                  "the repeats (duplicated() with its default keep='first')")  # fmt: skip
+    else:
+        fb.expect(False, "", f"{exact} is not the number of exact duplicate rows")
+    if repeated_ids == want_ids:
+        fb.expect(True, f"{repeated_ids} rows repeat a customer_id with different values", "")
+    elif repeated_ids == want_ids + want_exact:
+        fb.expect(False, "", f"{repeated_ids} counts every repeated customer_id, the "
+                  f"{want_exact} exact copies included; leave those out")  # fmt: skip
+    else:
+        fb.expect(False, "", f"{repeated_ids} is not the number of rows that repeat a "
+                  "customer_id with different values")  # fmt: skip
+
+
+def _mistake(column: str, kind: str, theirs: int, batch: pd.DataFrame) -> str:
+    """Explain the most likely reason a per-column count is wrong."""
+    values = batch[column]
+    text = values.astype("string")
+    blank = values.isna() | text.str.strip().eq("").fillna(False).astype(bool)
+    if kind == "missing":
+        if theirs == int(values.isna().sum()):
+            return "blank strings ('' or ' ') are missing values too"
+        return "count null cells and blank strings"
+    present = ~blank
+    if column in CANONICAL:
+        canonical = CANONICAL[column]
+        bad = present & ~values.isin(canonical)
+        relaxed = present & ~text.str.strip().str.lower().isin([v.lower() for v in canonical])
+        if theirs == int((bad | blank).sum()):
+            return "missing values are counted under missing, not invalid"
+        if theirs == int(relaxed.sum()):
+            return "a different case or a trailing space is not the canonical spelling"
+        return f"count present values not exactly in CANONICAL['{column}']"
+    if column in VALID_RANGES:
+        low, high = VALID_RANGES[column]
+        numbers = pd.to_numeric(values, errors="coerce")
+        inside = numbers.between(
+            low if low is not None else -np.inf, high if high is not None else np.inf
+        )
+        strict = numbers.between(
+            low if low is not None else -np.inf,
+            high if high is not None else np.inf,
+            inclusive="neither",
+        )
+        if theirs == int((present & ~strict).sum()):
+            return "both ends of the range are valid values"
+        if theirs == int((~inside).sum()):
+            return "missing values are counted under missing, not invalid"
+        return f"count present values outside {low} to {high} (VALID_RANGES['{column}'])"
+    return "this column has no rule in VALID_RANGES or CANONICAL, so nothing in it is invalid"
+
+
+@task_check(
+    LAB,
+    "Task 5 · Missing and invalid values per column",
+    hint="One row per column of the batch. missing: null or blank text. invalid: present "
+    "but outside VALID_RANGES or not in CANONICAL; columns without a rule have 0.",
+)
+def check_column_report(fb: Feedback, report: Any, batch: Any) -> None:
+    """Task 5: a DataFrame indexed by column name with the columns missing and invalid."""
+    if not fb.expect_type(report, pd.DataFrame, "the report"):
+        return
+    lacking = [c for c in REPORT_COLUMNS if c not in report.columns]
+    if not fb.expect(
+        not lacking,
+        "it has the columns missing and invalid",
+        f"the report lacks the column(s) {lacking}",
+    ):
+        return
+    want = expected_column_report(batch)
+    absent = [c for c in want.index if c not in report.index]
+    if not fb.expect(
+        not absent,
+        "it has one row per column of the batch",
+        f"the report's index should be the batch's column names; missing rows for {absent[:4]}",
+    ):
+        return
+    problems = []
+    for column in want.index:
+        for kind in REPORT_COLUMNS:
+            theirs = report.loc[column, kind]
+            if pd.isna(theirs) or int(theirs) != want.loc[column, kind]:
+                shown = "nothing" if pd.isna(theirs) else int(theirs)
+                problems.append(
+                    f"{column}: {kind} is {shown}, expected {want.loc[column, kind]}: "
+                    + _mistake(column, kind, -1 if pd.isna(theirs) else int(theirs), batch)
+                )  # fmt: skip
+    if problems:
+        for problem in problems[:4]:
+            fb.expect(False, "", problem)
+        if len(problems) > 4:
+            fb.expect(False, "", f"and {len(problems) - 4} more counts differ")
+    else:
+        total = want.sum()
+        fb.expect(True, f"all {len(want)} columns are right: {total['missing']} missing and "
+                  f"{total['invalid']} invalid values", "")  # fmt: skip
