@@ -65,6 +65,10 @@ class Server:
         """Return the last ``lines`` lines of the server's log."""
         return log_tail(self.log_path, lines)
 
+    def is_running(self) -> bool:
+        """Tell whether any process of the server's process group is still running."""
+        return _group_alive(self.pid)
+
 
 def free_port() -> int:
     """Return a TCP port on 127.0.0.1 that is free right now."""
@@ -97,18 +101,24 @@ def is_healthy(url: str, timeout: float = 2.0) -> bool:
         return False
 
 
-def stop_process_group(process: subprocess.Popen, timeout: float = 10.0) -> None:
+def stop_process_group(
+    process: subprocess.Popen,
+    timeout: float = 10.0,
+    stop_signal: int = signal.SIGTERM,
+) -> None:
     """Stop a process started with ``start_new_session=True`` and all its children.
 
-    Sends SIGTERM to the whole process group, waits up to ``timeout`` seconds for every
-    member to exit, then sends SIGKILL to whatever is left.
+    Sends ``stop_signal`` to the whole process group, waits up to ``timeout`` seconds for
+    every member to exit, then sends SIGKILL to whatever is left.
 
     Args:
         process: The group leader.
-        timeout: Seconds to wait after SIGTERM.
+        timeout: Seconds to wait after ``stop_signal``.
+        stop_signal: The polite signal, SIGTERM unless the server wants another one
+            (PostgreSQL shuts down fast and cleanly on SIGINT).
     """
     pgid = process.pid
-    for sig in (signal.SIGTERM, signal.SIGKILL):
+    for sig in (stop_signal, signal.SIGKILL):
         try:
             os.killpg(pgid, sig)
         except ProcessLookupError:
@@ -164,6 +174,8 @@ def managed_process(
     timeout: float = 60.0,
     cwd: Path | None = None,
     ready: Callable[[], bool] | None = None,
+    user: str | None = None,
+    stop_signal: int = signal.SIGTERM,
 ) -> Iterator[Server]:
     """Run ``command`` as a server until the ``with`` block ends.
 
@@ -177,6 +189,8 @@ def managed_process(
         cwd: The server's working directory.
         ready: A check that returns True once the server is ready, for servers that do
             not speak HTTP; it replaces the HTTP health check.
+        user: Run the server as this system user (only when the kit runs as root).
+        stop_signal: The signal that asks the server to stop (SIGKILL follows if needed).
 
     Yields:
         The running :class:`Server`.
@@ -195,6 +209,7 @@ def managed_process(
             env={**os.environ, **(env or {})},
             cwd=cwd,
             start_new_session=True,
+            **_run_as(user),
         )
     server = Server(name, f"http://{HOST}:{port}", port, process.pid, log_path)
     try:
@@ -202,7 +217,7 @@ def managed_process(
         _wait_until_ready(server, process, ready or (lambda: is_healthy(url)), url, timeout)
         yield server
     finally:
-        stop_process_group(process)
+        stop_process_group(process, stop_signal=stop_signal)
 
 
 def _wait_until_ready(
@@ -345,9 +360,21 @@ def postgres_bin_dir() -> Path:
     )
 
 
-def _as_postgres_user(command: list[str]) -> list[str]:
-    """PostgreSQL refuses to run as root: run ``command`` as the ``postgres`` user then."""
-    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+def _run_as(user: str | None) -> dict[str, object]:
+    """Return the ``subprocess`` options that run a program as ``user`` (root only).
+
+    The program itself switches user, with no wrapper such as ``runuser`` in between:
+    ``runuser`` waits two seconds after forwarding a stop signal, which made every stop
+    two seconds slower.
+    """
+    if user is None or os.geteuid() != 0:
+        return {}
+    return {"user": user, "group": user, "extra_groups": []}
+
+
+def _postgres_user() -> str | None:
+    """PostgreSQL refuses to run as root: name the user to run it as, if needed."""
+    return "postgres" if os.geteuid() == 0 else None
 
 
 def _accepts_connections(uri: str) -> bool:
@@ -362,15 +389,24 @@ def _accepts_connections(uri: str) -> bool:
 
 
 @contextmanager
-def postgres_server(database: str = "mlflow", port: int | None = None) -> Iterator[Server]:
-    """Run a throw-away PostgreSQL server in a temporary folder until the block ends.
+def postgres_server(
+    database: str = "mlflow",
+    port: int | None = None,
+    data_dir: Path | None = None,
+) -> Iterator[Server]:
+    """Run a PostgreSQL server until the block ends, throw-away or on a folder that persists.
 
-    The server listens on 127.0.0.1 only, trusts local connections (no password), and is
-    deleted with its data when the block ends. Introduced in notebook 08.
+    The server listens on 127.0.0.1 only and trusts local connections (no password).
+    Without ``data_dir`` it lives in a temporary folder and is deleted with its data when
+    the block ends. With ``data_dir`` the folder is initialised the first time, reused on
+    every later call and never deleted, so the data outlives the block (a class server
+    that runs for weeks, see :mod:`utils.classroom`). Introduced in notebook 08.
 
     Args:
-        database: The database to create for MLflow.
+        database: The database to create for MLflow (kept when it already exists).
         port: The port; a free one when omitted.
+        data_dir: A folder that keeps the data between calls; created if needed. As
+            root, PostgreSQL runs as the ``postgres`` user, which must be able to reach it.
 
     Yields:
         The running :class:`Server`; its ``url`` is a SQLAlchemy URI for MLflow, e.g.
@@ -382,32 +418,59 @@ def postgres_server(database: str = "mlflow", port: int | None = None) -> Iterat
     """
     bin_dir = postgres_bin_dir()
     port = port or free_port()
-    data = Path(tempfile.mkdtemp(prefix="kit-postgres-"))
+    keep = data_dir is not None
+    if data_dir is None:
+        data = Path(tempfile.mkdtemp(prefix="kit-postgres-"))
+    else:
+        data = Path(data_dir).expanduser().resolve()
+        data.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # Data that must last is written safely; a throw-away database skips the disk syncs.
+    no_sync = [] if keep else ["--no-sync"]
+    fsync_off = [] if keep else ["-c", "fsync=off"]
     try:
         if os.geteuid() == 0:
             shutil.chown(data, "postgres", "postgres")
-        init_log = logs_dir() / f"postgres-initdb-{port}.log"
-        with open(init_log, "wb") as log:
-            done = subprocess.run(
-                _as_postgres_user([str(bin_dir / "initdb"), "-D", str(data / "db"),
-                                   "-U", "postgres", "--auth=trust", "-E", "UTF8",
-                                   "--no-sync"]),
-                stdout=log, stderr=subprocess.STDOUT, check=False,
-            )  # fmt: skip
-        if done.returncode != 0:
-            raise ServerError(f"initdb failed; its log ends with:\n{log_tail(init_log)}")
+        if not (data / "db" / "PG_VERSION").exists():
+            init_log = logs_dir() / f"postgres-initdb-{port}.log"
+            with open(init_log, "wb") as log:
+                done = subprocess.run(
+                    [str(bin_dir / "initdb"), "-D", str(data / "db"), "-U", "postgres",
+                     "--auth=trust", "-E", "UTF8", *no_sync],
+                    stdout=log, stderr=subprocess.STDOUT, check=False,
+                    **_run_as(_postgres_user()),
+                )  # fmt: skip
+            if done.returncode != 0:
+                hint = ""
+                if keep and os.geteuid() == 0:
+                    hint = (
+                        "\nPostgreSQL runs as the user postgres here: every folder above "
+                        f"{data} must let that user through (chmod o+x), or choose another."
+                    )
+                raise ServerError(f"initdb failed; its log ends with:\n{log_tail(init_log)}{hint}")
         admin_uri = f"postgresql://postgres@{HOST}:{port}/postgres"
-        command = _as_postgres_user([
+        command = [
             str(bin_dir / "postgres"), "-D", str(data / "db"), "-p", str(port),
-            "-h", HOST, "-k", str(data), "-c", "fsync=off",
-        ])  # fmt: skip
+            "-h", HOST, "-k", str(data), *fsync_off,
+        ]  # fmt: skip
         with managed_process(
-            "postgres", command, port, ready=lambda: _accepts_connections(admin_uri)
+            "postgres",
+            command,
+            port,
+            ready=lambda: _accepts_connections(admin_uri),
+            user=_postgres_user(),
+            # SIGINT is PostgreSQL's "fast shutdown": it ends open sessions (whose
+            # processes live in their own groups) and stops cleanly. SIGTERM would wait
+            # for every client to disconnect.
+            stop_signal=signal.SIGINT,
         ) as server:
             import psycopg
 
             with psycopg.connect(admin_uri, autocommit=True) as connection:
-                connection.execute(f'CREATE DATABASE "{database}"')
+                exists = connection.execute(
+                    "SELECT 1 FROM pg_database WHERE datname = %s", (database,)
+                ).fetchone()
+                if not exists:
+                    connection.execute(f'CREATE DATABASE "{database}"')
             yield Server(
                 "postgres",
                 f"postgresql+psycopg://postgres@{HOST}:{port}/{database}",
@@ -416,4 +479,5 @@ def postgres_server(database: str = "mlflow", port: int | None = None) -> Iterat
                 server.log_path,
             )
     finally:
-        shutil.rmtree(data, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(data, ignore_errors=True)
