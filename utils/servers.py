@@ -85,6 +85,18 @@ def log_tail(path: Path, lines: int = 30) -> str:
     return "\n".join(text[-lines:])
 
 
+def kit_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Return the environment for a server: this one, ``extra``, and the kit's ``bin`` first.
+
+    Servers start helper programs by name (``mlflow models serve`` runs ``uvicorn``), so
+    the folder of this Python goes first on ``PATH``, as activating ``.venv`` would do.
+    """
+    environment = {**os.environ, **(extra or {})}
+    bin_dir = str(Path(sys.executable).parent)
+    environment["PATH"] = os.pathsep.join([bin_dir, environment.get("PATH", "")])
+    return environment
+
+
 def logs_dir() -> Path:
     """Return the folder that keeps the servers' logs (inside the kit's store)."""
     path = paths.store_dir() / "logs"
@@ -206,7 +218,7 @@ def managed_process(
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env={**os.environ, **(env or {})},
+            env=kit_environment(env),
             cwd=cwd,
             start_new_session=True,
             **_run_as(user),
