@@ -11,8 +11,8 @@ STORE  := mlflow_store
 PORT   ?= 5000
 
 .DEFAULT_GOAL := help
-.PHONY: help setup start test notebook lab-check ui reset labs nav check lint format \
-        clean-notebooks benchmark datasets hooks clean
+.PHONY: help setup start test notebook lab-check ui aws-stack reset labs nav check lint format \
+        classroom clean-notebooks benchmark datasets hooks clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -47,6 +47,13 @@ ui: $(STAMP)  ## Open the MLflow UI over the kit's store at http://127.0.0.1:$(P
 	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(BIN)/mlflow server --workers 1 --port $(PORT) \
 		--backend-store-uri sqlite:///$(CURDIR)/$(STORE)/mlflow.db \
 		--artifacts-destination $(CURDIR)/$(STORE)/artifacts
+
+aws-stack: $(STAMP)  ## Run the local AWS-style stack (PostgreSQL, S3, MLflow) until Ctrl+C
+	$(PY) -m utils.aws_stack
+
+classroom: $(STAMP)  ## Run a tracking server for a class: make classroom ROSTER=roster.txt DIR=~/class
+	$(if $(and $(ROSTER),$(DIR)),,$(error Give a roster and a class folder: make classroom ROSTER=roster.txt DIR=~/class-mlflow))
+	$(PY) -m utils.classroom start --roster "$(ROSTER)" --dir "$(DIR)" --port $(PORT) $(ARGS)
 
 reset:  ## Delete the kit's MLflow store (all local runs, models and logs)
 	rm -rf $(STORE) mlruns

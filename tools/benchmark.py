@@ -4,7 +4,9 @@
 (so runs do not compete for the two cores) and records its wall time (median over
 ``--repeat`` runs) and the peak memory of its kernel with everything the kernel started.
 It also measures the kit's fixed cost per notebook (a fresh kernel plus the setup cell)
-against a fresh kernel that only runs ``import mlflow, pandas, sklearn``.
+against a fresh kernel that only runs ``import mlflow, pandas, sklearn``. Last, it runs
+the class server load test (:mod:`tools.classroom_load`, 30 students) unless
+``--skip-classroom`` is given.
 """
 
 from __future__ import annotations
@@ -22,13 +24,14 @@ from pathlib import Path
 import nbformat
 import psutil
 
-from tools import runner
+from tools import classroom_load, runner
 from tools.notebook_checks import ROOT, lab_notebooks, lesson_notebooks
 from utils.notebook import FIGURES_ENV
 
 OUTPUT = ROOT / "BENCHMARK.md"
 BARE = "import mlflow, pandas, sklearn"
 KIT = 'from utils import setup_notebook\n\nkit = setup_notebook("benchmark_overhead")'
+CLASS_SIZE = 30  # students in the class server load test
 
 
 @dataclass
@@ -138,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs per notebook (median)")
     parser.add_argument("--only", default="", help="only notebooks whose path contains this")
     parser.add_argument("--output", type=Path, default=OUTPUT)
+    parser.add_argument(
+        "--skip-classroom", action="store_true", help="skip the class server load test"
+    )
     args = parser.parse_args(argv)
     paths = [p for p in lesson_notebooks() + lab_notebooks() if args.only in str(p)]
     with tempfile.TemporaryDirectory(prefix="kit-bench-") as tmp:
@@ -148,9 +154,19 @@ def main(argv: list[str] | None = None) -> int:
         kit = measure(tiny_notebook(folder, "kit", KIT), args.repeat, template, "kit setup")
         print("notebooks:")
         rows = [measure(p, args.repeat, template, p.relative_to(ROOT).as_posix()) for p in paths]
-    args.output.write_text(render(rows, (bare, kit), args.repeat), encoding="utf-8")
+    text, load_ok = render(rows, (bare, kit), args.repeat), True
+    if not args.skip_classroom:
+        print(f"class server load test ({CLASS_SIZE} students):", flush=True)
+        try:
+            load = classroom_load.run_load_test(students=CLASS_SIZE)
+            print(load.summary())
+            text, load_ok = text + "\n" + load.markdown(), load.ok
+        except Exception as error:  # the notebooks' figures are written all the same
+            print(f"  FAILED: {error}")
+            text, load_ok = text + f"\n## Class server load test\n\nFailed: {error}\n", False
+    args.output.write_text(text, encoding="utf-8")
     print(f"wrote {args.output}")
-    return 0 if all(row.ok for row in rows) else 1
+    return 0 if all(row.ok for row in rows) and load_ok else 1
 
 
 if __name__ == "__main__":

@@ -1,0 +1,648 @@
+"""One shared MLflow tracking server for a whole class: ``python -m utils.classroom start``.
+
+An instructor runs it on one machine for the length of a course. It starts:
+
+- PostgreSQL (:func:`utils.servers.postgres_server`) on a folder that persists, holding
+  both the runs and the user accounts;
+- ``mlflow server --app-name basic-auth``: MLflow's basic authentication, with proxied
+  artifacts in a folder next to the database;
+- one account per student from a roster file, with generated passwords written to a
+  credentials file that only the instructor can read.
+
+Permissions come from MLflow's auth configuration (``MLFLOW_AUTH_CONFIG_PATH``):
+``default_permission = READ`` lets every student read every experiment, and MLflow gives
+the creator of an experiment ``MANAGE`` on it, so each student writes only their own
+experiments (``<user>/<notebook>``, see :func:`utils.notebook.experiment_name_for`).
+Not used by a lesson: lesson 08 explains the tracking server it runs.
+
+Example:
+    >>> with classroom_server("roster.txt", "~/class-mlflow") as room:  # doctest: +SKIP
+    ...     print(room.url, sorted(room.passwords))
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import os
+import re
+import secrets
+import signal
+import socket
+import stat
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from utils import servers
+
+#: The instructor's account; a roster may not use this name.
+ADMIN = "admin"
+#: What a user name may hold: lowercase letters, digits, dots and dashes.
+NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9.-]{0,63}")
+#: Files and folders inside the class folder.
+CREDENTIALS_FILE = "credentials.csv"
+AUTH_CONFIG_FILE = "basic_auth.ini"
+DATABASE_DIR = "postgres"
+ARTIFACTS_DIR = "artifacts"
+#: The PostgreSQL databases of the runs and of the accounts.
+TRACKING_DATABASE = "mlflow"
+AUTH_DATABASE = "mlflow_auth"
+#: The default address: this machine only. ``0.0.0.0`` opens it to the network.
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 5000
+#: Seconds a checked password is remembered (see ``auth_cache_ttl_seconds`` below).
+AUTH_CACHE_SECONDS = 300
+_CREDENTIALS_HEADER = ["username", "password"]
+
+
+class RosterError(ValueError):
+    """The roster file is missing or holds a line that is not a valid user name."""
+
+
+class ClassroomError(RuntimeError):
+    """The class folder, its credentials or the server are not in a state to start."""
+
+
+# --- roster ----------------------------------------------------------------------------
+
+
+def name_problem(name: str) -> str | None:
+    """Say what is wrong with a user name, or return None when it is valid.
+
+    Args:
+        name: A user name from a roster.
+
+    Returns:
+        A short explanation, or ``None``.
+    """
+    if not name:
+        return "the name is empty"
+    if name == ADMIN:
+        return f"'{ADMIN}' is the instructor's account; choose another name"
+    if NAME_PATTERN.fullmatch(name):
+        return None
+    if NAME_PATTERN.fullmatch(name.lower()):
+        return f"use lowercase letters: '{name.lower()}'"
+    if len(name) > 64:
+        return "a name has at most 64 characters"
+    if not name[0].isalnum():
+        return "a name starts with a letter or a digit"
+    bad = sorted({char for char in name if not re.fullmatch(r"[a-z0-9.-]", char.lower())})
+    shown = ", ".join(repr(char) for char in bad)
+    return f"only lowercase letters, digits, dots and dashes are allowed (found {shown})"
+
+
+def check_names(names: Sequence[str], source: str = "the roster") -> list[str]:
+    """Validate user names and return them; every problem is reported at once.
+
+    Args:
+        names: The names, in roster order.
+        source: How to name where they came from in messages.
+
+    Returns:
+        The names, unchanged.
+
+    Raises:
+        RosterError: A name is invalid or repeated, or there is none; the message names
+            each bad entry by its position.
+    """
+    return _check_numbered([(i, n) for i, n in enumerate(names, start=1)], source, "entry")
+
+
+def read_roster(path: Path | str) -> list[str]:
+    """Read student user names from a roster file.
+
+    Two formats: plain text with one name per line (blank lines and lines starting with
+    ``#`` are skipped), or CSV with a ``username`` column (other columns are ignored).
+    A file ending in ``.csv``, or whose first line holds a comma, is read as CSV.
+
+    Args:
+        path: The roster file.
+
+    Returns:
+        The user names, in file order.
+
+    Raises:
+        RosterError: The file is missing, has no ``username`` column (CSV), or holds a
+            name that is invalid or repeated; the message names each bad line.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise RosterError(
+            f"roster file {path} not found: write one name per line (e.g. 'ana.garcia'), "
+            "or a CSV file with a 'username' column"
+        )
+    text = path.read_text(encoding="utf-8-sig")
+    lines = text.splitlines()
+    first = next((line for line in lines if line.strip()), "")
+    if path.suffix.lower() == ".csv" or "," in first:
+        reader = csv.DictReader(io.StringIO(text))
+        columns = [c.strip() for c in reader.fieldnames or []]
+        if "username" not in columns:
+            raise RosterError(
+                f"{path}: a CSV roster needs a 'username' column; its header is "
+                f"{', '.join(repr(c) for c in columns) or 'empty'}"
+            )
+        reader.fieldnames = columns
+        numbered = [
+            (reader.line_num, (row.get("username") or "").strip())
+            for row in reader
+            if any((value or "").strip() for value in row.values() if isinstance(value, str))
+        ]
+    else:
+        numbered = [
+            (number, line.strip())
+            for number, line in enumerate(lines, start=1)
+            if line.strip() and not line.strip().startswith("#")
+        ]
+    return _check_numbered(numbered, str(path), "line")
+
+
+def _check_numbered(numbered: list[tuple[int, str]], source: str, unit: str) -> list[str]:
+    """Validate ``(position, name)`` pairs; raise one error that lists every problem."""
+    problems, seen = [], {}
+    for number, name in numbered:
+        problem = name_problem(name)
+        if problem:
+            problems.append(f"  {unit} {number}: {name!r}: {problem}")
+        elif name in seen:
+            problems.append(f"  {unit} {number}: {name!r} repeats {unit} {seen[name]}")
+        else:
+            seen[name] = number
+    if problems:
+        plural = "s" if len(problems) > 1 else ""
+        rule = "user names are lowercase letters, digits, dots and dashes"
+        raise RosterError(
+            f"{source} has {len(problems)} bad {unit}{plural} ({rule}):\n" + "\n".join(problems)
+        )
+    if not numbered:
+        raise RosterError(f"{source} holds no user names: write one name per line")
+    return [name for _, name in numbered]
+
+
+# --- credentials -------------------------------------------------------------------------
+
+
+def new_password() -> str:
+    """Return a new random password (32 URL-safe characters; MLflow needs at least 12)."""
+    return secrets.token_urlsafe(24)
+
+
+def read_credentials(path: Path) -> dict[str, str]:
+    """Read a credentials file written by :func:`write_credentials`.
+
+    Args:
+        path: The file.
+
+    Returns:
+        ``{username: password}``, the admin included.
+
+    Raises:
+        ClassroomError: The file is not a ``username,password`` CSV file.
+    """
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    if not rows or rows[0] != _CREDENTIALS_HEADER or any(len(row) != 2 for row in rows[1:]):
+        raise ClassroomError(
+            f"{path} is not a credentials file written by utils.classroom (a CSV file "
+            "with the columns username,password); restore it from your backup"
+        )
+    return {user: password for user, password in rows[1:]}
+
+
+def write_credentials(path: Path, entries: dict[str, str]) -> None:
+    """Add accounts to the credentials file, creating it readable by its owner only.
+
+    A new file is created with mode 0600 (never over an existing file). An existing file
+    only gets new rows appended, never rewritten; its mode is tightened to 0600 if needed.
+
+    Args:
+        path: The file.
+        entries: ``{username: password}`` to add.
+
+    Raises:
+        ClassroomError: A user in ``entries`` is already in the file.
+    """
+    rows = list(entries.items())
+    if path.exists():
+        taken = sorted(set(read_credentials(path)) & set(entries))
+        if taken:
+            names = ", ".join(taken)
+            raise ClassroomError(f"{path} already holds a password for {names}; not overwritten")
+        _tighten(path)
+        flags, header = os.O_WRONLY | os.O_APPEND, []
+    else:
+        flags, header = os.O_WRONLY | os.O_CREAT | os.O_EXCL, [_CREDENTIALS_HEADER]
+    descriptor = os.open(path, flags, 0o600)
+    os.fchmod(descriptor, 0o600)
+    with os.fdopen(descriptor, "w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle, lineterminator="\n").writerows(header + [list(row) for row in rows])
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _tighten(path: Path) -> None:
+    """Make ``path`` readable by its owner only, saying so when it was not."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode != 0o600:
+        path.chmod(0o600)
+        print(f"note: {path} was readable by others (mode {mode:o}); it is now 0600")
+
+
+# --- the server ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Classroom:
+    """A running class server, yielded by :func:`classroom_server`.
+
+    Attributes:
+        url: The address students use (``http://<host>:<port>``).
+        local_url: The address on this machine (``http://127.0.0.1:<port>``).
+        directory: The class folder (database, artifacts, credentials).
+        credentials_path: The credentials file (mode 0600).
+        students: Every student in the roster.
+        new_students: The students whose accounts this start created.
+        server: The MLflow server.
+        database: The PostgreSQL server.
+        admin_password: The instructor's password (user ``admin``).
+        passwords: ``{student: password}``.
+    """
+
+    url: str
+    local_url: str
+    directory: Path
+    credentials_path: Path
+    students: tuple[str, ...]
+    new_students: tuple[str, ...]
+    server: servers.Server
+    database: servers.Server
+    admin_password: str = field(repr=False)
+    passwords: dict[str, str] = field(repr=False)
+
+    def is_running(self) -> bool:
+        """Tell whether both the MLflow server and PostgreSQL are still running."""
+        return self.server.is_running() and self.database.is_running()
+
+
+def auth_config(database_uri: str) -> str:
+    """Return the text of MLflow's basic-auth configuration for a class server.
+
+    Args:
+        database_uri: Where MLflow keeps the accounts and permissions.
+
+    Returns:
+        The content of ``basic_auth.ini`` (no secret in it).
+    """
+    return f"""\
+# Written by `python -m utils.classroom` at every start: edits here are overwritten.
+# MLflow's basic-auth settings, read through MLFLOW_AUTH_CONFIG_PATH; every option is
+# described in mlflow/server/auth/basic_auth.ini.
+[mlflow]
+# Every user may read every experiment and model. MLflow gives the creator of an
+# experiment (or registered model) MANAGE on it, so students write only their own.
+default_permission = READ
+database_uri = {database_uri}
+admin_username = {ADMIN}
+# The admin password is not kept here: the server reads it from MLFLOW_AUTH_ADMIN_PASSWORD
+# the first time it starts (it is in credentials.csv).
+authorization_function = mlflow.server.auth:authenticate_request_basic_auth
+# Checking a password costs about 0.2 s of CPU (scrypt), on every request. Remembering a
+# checked password for a few minutes lets one server keep up with a whole class. With
+# several workers, a changed password may still work on the others for that long.
+auth_cache_ttl_seconds = {AUTH_CACHE_SECONDS}
+"""
+
+
+def _prepare_directory(directory: Path) -> Path:
+    """Create the class folder (owner only); as root, let PostgreSQL's user pass through."""
+    directory = directory.expanduser().resolve()
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if os.geteuid() == 0:  # PostgreSQL runs as user postgres: it must reach postgres/
+        directory.chmod(stat.S_IMODE(directory.stat().st_mode) | stat.S_IXOTH)
+    return directory
+
+
+def _check_state(directory: Path) -> dict[str, str]:
+    """Return the passwords already on file, refusing a database whose admin is unknown.
+
+    The credentials file is the source of truth: it is written before the database is
+    created, and the server is then made to match it (a start that failed half-way is
+    simply repeated). A database without the file cannot be used: its admin password
+    is lost.
+    """
+    credentials = directory / CREDENTIALS_FILE
+    has_database = (directory / DATABASE_DIR / "db" / "PG_VERSION").exists()
+    if has_database and not credentials.exists():
+        raise ClassroomError(
+            f"{directory} holds a class database but no {CREDENTIALS_FILE}: the admin "
+            "password was only there. Restore the file from your backup, or choose an empty "
+            "folder to start a new class."
+        )
+    return read_credentials(credentials) if credentials.exists() else {}
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Raise a clear error when ``host:port`` cannot be listened on."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as error:
+            raise ClassroomError(
+                f"cannot listen on {host}:{port} ({error.strerror}); choose another port "
+                "with --port, or another address with --host"
+            ) from None
+
+
+def _probe_host(host: str) -> str:
+    """The address to check the server's health at, from this machine."""
+    return {"0.0.0.0": servers.HOST, "::": "::1", "": servers.HOST}.get(host, host)
+
+
+def _url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _create_database(database: servers.Server, name: str) -> str:
+    """Create database ``name`` on ``database``'s server if needed; return its URI."""
+    import psycopg
+
+    admin_uri = f"postgresql://postgres@{servers.HOST}:{database.port}/postgres"
+    with psycopg.connect(admin_uri, autocommit=True) as connection:
+        query = "SELECT 1 FROM pg_database WHERE datname = %s"
+        if not connection.execute(query, (name,)).fetchone():
+            connection.execute(f'CREATE DATABASE "{name}"')
+    return database.url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def _ensure_accounts(url: str, admin_password: str, passwords: dict[str, str]) -> None:
+    """Create the accounts that do not exist yet, as the admin, over MLflow's REST API.
+
+    The same call as ``mlflow.server.get_app_client("basic-auth", url).create_user``,
+    made with explicit credentials so the instructor's own MLflow settings do not matter.
+    """
+    import requests
+
+    with requests.Session() as session:
+        session.auth = (ADMIN, admin_password)
+        answer = session.get(f"{url}/api/2.0/mlflow/users/get", params={"username": ADMIN})
+        if answer.status_code == 401:
+            raise ClassroomError(
+                f"the admin password in {CREDENTIALS_FILE} does not match the server's admin "
+                "account; restore the credentials file that belongs to this database"
+            )
+        answer.raise_for_status()
+        for user, password in passwords.items():
+            answer = session.post(
+                f"{url}/api/2.0/mlflow/users/create",
+                json={"username": user, "password": password},
+                timeout=60,
+            )
+            if answer.status_code != 200 and "RESOURCE_ALREADY_EXISTS" not in answer.text:
+                raise ClassroomError(
+                    f"creating the account {user!r} failed: HTTP {answer.status_code} "
+                    f"{answer.text[:300]}"
+                )
+
+
+@contextmanager
+def classroom_server(
+    roster: Path | str | Sequence[str],
+    directory: Path | str,
+    host: str = DEFAULT_HOST,
+    port: int | None = None,
+    allowed_hosts: str | None = None,
+    workers: int = 1,
+    timeout: float = 240.0,
+) -> Iterator[Classroom]:
+    """Run the class's tracking server until the ``with`` block ends.
+
+    The first start in an empty folder initialises the database and writes
+    ``credentials.csv`` (mode 0600) with the admin's and every student's password.
+    Later starts reuse the database and the passwords, and add accounts only for names
+    new to the roster (appended to the file). Nothing is ever deleted.
+
+    Args:
+        roster: A roster file (see :func:`read_roster`) or the user names themselves.
+        directory: The class folder: ``postgres/`` (runs and accounts), ``artifacts/``,
+            ``credentials.csv`` and ``basic_auth.ini``. Back it up.
+        host: The address to listen on: ``127.0.0.1`` (this machine only) or
+            ``0.0.0.0`` (every network interface: a classroom network).
+        port: The port; a free one when omitted.
+        allowed_hosts: MLflow's ``--allowed-hosts`` (host names students type in their
+            URL, when not an IP address of a private network).
+        workers: MLflow server worker processes.
+        timeout: Seconds to wait for the server (the first start creates the tables).
+
+    Yields:
+        The running :class:`Classroom`.
+
+    Raises:
+        RosterError: The roster is missing or invalid.
+        ClassroomError: The folder's credentials and database do not match, or the
+            address is taken.
+        servers.ServerError: PostgreSQL or MLflow did not start; the message holds its log.
+    """
+    if isinstance(roster, str | Path):
+        students = read_roster(roster)
+    else:
+        students = check_names(list(roster))
+    directory = _prepare_directory(Path(directory))
+    known = _check_state(directory)
+    port = port or servers.free_port()
+    _check_port_free(host, port)
+    credentials = directory / CREDENTIALS_FILE
+    if ADMIN not in known:  # a new class: the admin's password is on disk before anything
+        write_credentials(credentials, {ADMIN: new_password()})
+        known = read_credentials(credentials)
+    new = {name: new_password() for name in students if name not in known}
+    if new:
+        write_credentials(credentials, new)
+    passwords = {name: (known | new)[name] for name in students}
+
+    artifacts = directory / ARTIFACTS_DIR
+    artifacts.mkdir(mode=0o700, exist_ok=True)
+    with servers.postgres_server(TRACKING_DATABASE, data_dir=directory / DATABASE_DIR) as db:
+        config = directory / AUTH_CONFIG_FILE
+        config.write_text(auth_config(_create_database(db, AUTH_DATABASE)), encoding="utf-8")
+        command = [
+            *servers.MLFLOW_CLI, "server",
+            "--app-name", "basic-auth",
+            "--host", host,
+            "--port", str(port),
+            "--workers", str(workers),
+            "--backend-store-uri", db.url,
+            "--artifacts-destination", str(artifacts),
+            *(["--allowed-hosts", allowed_hosts] if allowed_hosts else []),
+        ]  # fmt: skip
+        env = {
+            **servers.FAST_SERVER_ENV,
+            "MLFLOW_AUTH_CONFIG_PATH": str(config),
+            "MLFLOW_AUTH_ADMIN_USERNAME": ADMIN,  # would override the file's if set here
+            "MLFLOW_AUTH_ADMIN_PASSWORD": known[ADMIN],
+            # Protects the account forms of the UI (CSRF); a new one at every start.
+            "MLFLOW_FLASK_SERVER_SECRET_KEY": secrets.token_urlsafe(32),
+        }
+        local_url = _url(_probe_host(host), port)
+        with servers.managed_process(
+            "classroom-mlflow",
+            command,
+            port,
+            env=env,
+            timeout=timeout,
+            ready=lambda: servers.is_healthy(local_url + "/health"),
+        ) as server:
+            _ensure_accounts(local_url, known[ADMIN], passwords)
+            yield Classroom(
+                url=_url(host, port),
+                local_url=local_url,
+                directory=directory,
+                credentials_path=credentials,
+                students=tuple(students),
+                new_students=tuple(name for name in students if name in new),
+                server=server,
+                database=db,
+                admin_password=known[ADMIN],
+                passwords=passwords,
+            )
+
+
+# --- command line ------------------------------------------------------------------------
+
+
+def network_address() -> str | None:
+    """Guess this machine's address on the local network (no packet is sent)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.connect(("10.254.254.254", 1))
+            address = sock.getsockname()[0]
+        except OSError:
+            return None
+    return None if address.startswith("127.") else address
+
+
+def instructions(room: Classroom, host: str, port: int) -> str:
+    """Return what the instructor reads once the server is up.
+
+    Args:
+        room: The running class server.
+        host: The address it listens on.
+        port: Its port.
+
+    Returns:
+        The URL, where the passwords are, and the settings each student changes.
+    """
+    if host in ("0.0.0.0", "::"):
+        student_url = _url(network_address() or "<this machine's address>", port)
+        reach = "Students reach it over the network (open the port in the firewall)."
+    else:
+        student_url = room.url
+        local = host.startswith("127.") or host in ("localhost", "::1")
+        reach = (
+            "Only this machine can reach it: for a classroom network, use --host 0.0.0.0."
+            if local
+            else "Students reach it at this address."
+        )
+    added = f" ({len(room.new_students)} new)" if room.new_students else ""
+    return f"""
+Class tracking server: {room.url}   (data in {room.directory})
+{reach}
+Accounts: {len(room.students)} students{added}. Passwords, the admin's included, are in
+  {room.credentials_path}   (only you can read it; user '{ADMIN}' is yours)
+
+Each student sets, before starting JupyterLab (Windows PowerShell: $env:NAME = "value"):
+  export MLFLOW_TRACKING_URI={student_url}
+  export MLFLOW_TRACKING_USERNAME=<their user name>
+  export MLFLOW_TRACKING_PASSWORD=<their password>
+or keeps the password out of the shell in ~/.mlflow/credentials (chmod 600), which MLflow
+reads when MLFLOW_TRACKING_PASSWORD is not set:
+  [mlflow]
+  mlflow_tracking_password = <their password>
+
+Press Ctrl+C to stop the server.
+"""
+
+
+def serve_until_stopped(room: Classroom, poll_seconds: float = 2.0) -> int:
+    """Wait until Ctrl+C (or SIGTERM), or until a server stops on its own.
+
+    Args:
+        room: The running class server.
+        poll_seconds: How often to check that the servers still run.
+
+    Returns:
+        0 after Ctrl+C or SIGTERM, 1 when a server stopped by itself.
+    """
+
+    def on_term(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        while room.is_running():
+            time.sleep(poll_seconds)
+        print(
+            "error: the class server stopped on its own. The end of its log "
+            f"({room.server.log_path}):\n{room.server.log_tail()}",
+            file=sys.stderr,
+        )
+        return 1
+    except KeyboardInterrupt:
+        print("\nStopping the class server (the data stays in the class folder) ...")
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command line: ``python -m utils.classroom start --roster FILE --dir FOLDER``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m utils.classroom",
+        description="Run one shared MLflow tracking server for a class.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    start = commands.add_parser("start", help="start the class server and wait for Ctrl+C")
+    start.add_argument("--roster", required=True, type=Path, help="one user name per line, "
+                       "or a CSV file with a 'username' column")  # fmt: skip
+    start.add_argument("--dir", required=True, type=Path, dest="directory",
+                       help="the class folder: database, artifacts, credentials")  # fmt: skip
+    start.add_argument("--host", default=DEFAULT_HOST,
+                       help="address to listen on; 0.0.0.0 for a classroom network")  # fmt: skip
+    start.add_argument("--port", type=int, default=DEFAULT_PORT)
+    start.add_argument("--allowed-hosts", default=None,
+                       help="host names students type in the URL (see README)")  # fmt: skip
+    start.add_argument("--workers", type=int, default=1, help="MLflow server processes")
+    args = parser.parse_args(argv)
+    # Ctrl+C must stop the servers even when started from a shell that ignores SIGINT.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    print("Starting PostgreSQL and the MLflow server (the first start takes a minute) ...")
+    try:
+        with classroom_server(
+            args.roster,
+            args.directory,
+            host=args.host,
+            port=args.port,
+            allowed_hosts=args.allowed_hosts,
+            workers=args.workers,
+        ) as room:
+            print(instructions(room, args.host, args.port), flush=True)
+            code = serve_until_stopped(room)
+    except KeyboardInterrupt:
+        print("\nStopped before the server was ready.")
+        return 130
+    except (RosterError, ClassroomError, servers.ServerError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print("Stopped.")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
