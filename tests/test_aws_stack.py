@@ -4,7 +4,6 @@ nothing outlives it, and a part that fails is named with its log."""
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 from pathlib import Path
 
@@ -13,28 +12,6 @@ import pytest
 
 from utils import aws_stack, servers
 from utils.aws_stack import AwsStackError, check_bucket_name, local_aws_stack, real_aws
-
-
-@pytest.fixture
-def isolated_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, template_db: Path) -> Path:
-    """A store of its own (the servers' logs go there), with no tracking URI set."""
-    store = tmp_path / "store"
-    store.mkdir()
-    shutil.copy(template_db, store / "mlflow.db")
-    monkeypatch.setenv("KIT_STORE_DIR", str(store))
-    for var in ("MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_USERNAME"):
-        monkeypatch.delenv(var, raising=False)
-    return store
-
-
-def require_postgres() -> None:
-    """PostgreSQL must be present in CI; on a laptop without it the test says so and skips."""
-    try:
-        servers.postgres_bin_dir()
-    except servers.PostgresNotInstalled as missing:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(str(missing))
 
 
 def group_members(pgids: set[int]) -> set[int]:
@@ -138,6 +115,7 @@ def test_the_command_line_reports_a_bad_bucket(capsys: pytest.CaptureFixture[str
 # --- the running stack ---------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("require_postgres")
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_the_stack_stores_runs_in_postgres_and_artifacts_in_the_bucket(
@@ -146,7 +124,6 @@ def test_the_stack_stores_runs_in_postgres_and_artifacts_in_the_bucket(
     import psycopg
     from mlflow import MlflowClient
 
-    require_postgres()
     lines: list[str] = []
     with local_aws_stack("kit-test-bucket", progress=lines.append) as aws:
         assert [s.name for s in aws.servers] == ["postgres", "moto-s3", "mlflow-server"]
@@ -171,10 +148,10 @@ def test_the_stack_stores_runs_in_postgres_and_artifacts_in_the_bucket(
     assert not live_children()
 
 
+@pytest.mark.usefixtures("require_postgres")
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_a_part_that_cannot_start_is_named_with_its_log(isolated_store: Path) -> None:
-    require_postgres()
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
         taken.bind((servers.HOST, 0))
         taken.listen()

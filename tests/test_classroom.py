@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import configparser
-import os
 import shutil
 import stat
 import tempfile
@@ -205,20 +204,11 @@ def test_the_load_test_refuses_sizes_it_cannot_check() -> None:
 # --- a real class server -------------------------------------------------------------------
 
 
-def require_postgres() -> None:
-    """PostgreSQL must be present in CI; on a laptop without it the test says so and skips."""
-    try:
-        servers.postgres_bin_dir()
-    except servers.PostgresNotInstalled as missing:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(str(missing))
-
-
 @pytest.fixture
-def class_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def class_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, require_postgres: None
+) -> Iterator[Path]:
     """A class folder PostgreSQL can reach even when the tests run as root."""
-    require_postgres()
     monkeypatch.setenv("KIT_STORE_DIR", str(tmp_path / "store"))  # the servers' logs
     for name in ("MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
         monkeypatch.delenv(name, raising=False)

@@ -37,19 +37,6 @@ def test_default_store_is_inside_the_repo(monkeypatch: pytest.MonkeyPatch) -> No
 # --- setup_notebook ----------------------------------------------------------------------
 
 
-@pytest.fixture
-def isolated_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, template_db: Path) -> Path:
-    import shutil
-
-    store = tmp_path / "store"
-    store.mkdir()
-    shutil.copy(template_db, store / "mlflow.db")
-    monkeypatch.setenv("KIT_STORE_DIR", str(store))
-    for var in ("MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_USERNAME"):
-        monkeypatch.delenv(var, raising=False)
-    return store
-
-
 def test_setup_notebook_selects_an_experiment_in_the_store(isolated_store: Path) -> None:
     import mlflow
 
@@ -218,21 +205,11 @@ def test_stopping_kills_children_that_ignore_their_parent(isolated_store: Path) 
     assert not group_alive(pid)
 
 
-def require_postgres() -> None:
-    """PostgreSQL must be present in CI; on a laptop without it the test says so and skips."""
-    try:
-        servers.postgres_bin_dir()
-    except servers.PostgresNotInstalled as missing:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(str(missing))
-
-
+@pytest.mark.usefixtures("require_postgres")
 @pytest.mark.slow
 def test_postgres_server_runs_a_real_database_and_leaves_nothing(isolated_store: Path) -> None:
     import psycopg
 
-    require_postgres()
     with servers.postgres_server(database="kit") as pg:
         assert pg.url.startswith("postgresql+psycopg://") and pg.url.endswith("/kit")
         with psycopg.connect(pg.url.replace("+psycopg", "")) as connection:
@@ -261,13 +238,13 @@ def test_figures_reach_the_benchmark_only_when_it_runs(
     assert json.loads(target.read_text()) == {"name": "p95 latency", "value": 12.5, "unit": "ms"}
 
 
+@pytest.mark.usefixtures("require_postgres")
 @pytest.mark.slow
 def test_postgres_stops_fast_even_with_a_client_still_connected(isolated_store: Path) -> None:
     import time
 
     import psycopg
 
-    require_postgres()
     with servers.postgres_server() as pg:
         connection = psycopg.connect(pg.url.replace("+psycopg", ""))  # left open on purpose
         assert pg.is_running()
