@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
@@ -54,3 +56,25 @@ def require_postgres() -> None:
         if os.environ.get("CI"):
             raise
         pytest.skip(str(missing))
+
+
+@contextmanager
+def _tracking_to(uri: str) -> Iterator[None]:
+    """Point MLflow at ``uri`` for a block; restore the URI and the active experiment after.
+
+    MLflow has no public way to restore either, so the two private helpers its own tests
+    use are called here, in one place: an MLflow upgrade that moves them breaks only this.
+    """
+    from mlflow.tracking import _tracking_service, fluent
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
+        patch.setattr(fluent, "_active_experiment_id", fluent._active_experiment_id)
+        with _tracking_service.utils._use_tracking_uri(uri):
+            yield
+
+
+@pytest.fixture(scope="session")
+def tracking_to() -> Callable[[str], AbstractContextManager[None]]:
+    """``with tracking_to(uri):`` runs a block against another tracking store."""
+    return _tracking_to

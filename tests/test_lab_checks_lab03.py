@@ -7,13 +7,13 @@ store, selects an experiment as ``setup_notebook`` would, and calls a check.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import pandas as pd
 import pytest
-from mlflow.tracking import _tracking_service, fluent
 
 from utils import checks
 from utils.labs import lab03
@@ -23,13 +23,13 @@ SCORES = [0.70, 0.75, 0.81, 0.72]  # the third configuration wins
 
 
 @pytest.fixture
-def experiment(tmp_path: Path, template_db: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def experiment(
+    tmp_path: Path, template_db: Path, tracking_to: Callable[[str], Any]
+) -> Iterator[str]:
     """A fresh store with the experiment ``lab03_student`` selected; restored afterwards."""
     db = tmp_path / "mlflow.db"
     shutil.copy(template_db, db)
-    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
-    monkeypatch.setattr(fluent, "_active_experiment_id", fluent._active_experiment_id)
-    with _tracking_service.utils._use_tracking_uri(f"sqlite:///{db}"):
+    with tracking_to(f"sqlite:///{db}"):
         experiment_id = mlflow.create_experiment(
             "lab03_student", artifact_location=(tmp_path / "artifacts").as_uri()
         )

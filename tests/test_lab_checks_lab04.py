@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shutil
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from mlflow.models import infer_signature
-from mlflow.tracking import _tracking_service, fluent
 
 from utils.data import TARGET, load_dataset
 from utils.features import FEATURES, SKOPS_TRUSTED_TYPES, build_model, split_features
@@ -233,24 +232,23 @@ def test_decisions_off_the_threshold_are_counted(
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory, template_db: Path) -> Iterator[Path]:
+def store(
+    tmp_path_factory: pytest.TempPathFactory, template_db: Path, tracking_to: Callable[[str], Any]
+) -> Iterator[Path]:
     """An empty tracking store with its own experiment, used by every test below."""
     folder = tmp_path_factory.mktemp("lab04_store")
     db = folder / "mlflow.db"
     shutil.copy(template_db, db)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
-        patch.setattr(fluent, "_active_experiment_id", fluent._active_experiment_id)
-        with _tracking_service.utils._use_tracking_uri(f"sqlite:///{db}"):
-            experiment_id = mlflow.create_experiment(
-                "lab04_student", artifact_location=(folder / "artifacts").as_uri()
-            )
-            mlflow.set_experiment(experiment_id=experiment_id)
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message="Hint: Inferred schema")
-                yield folder
-            while mlflow.active_run():
-                mlflow.end_run()
+    with tracking_to(f"sqlite:///{db}"):
+        experiment_id = mlflow.create_experiment(
+            "lab04_student", artifact_location=(folder / "artifacts").as_uri()
+        )
+        mlflow.set_experiment(experiment_id=experiment_id)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Hint: Inferred schema")
+            yield folder
+        while mlflow.active_run():
+            mlflow.end_run()
 
 
 def log_scorer(model: Any, example: pd.DataFrame | None, **kwargs: Any) -> str:

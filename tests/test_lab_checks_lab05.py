@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from mlflow.models import infer_signature
-from mlflow.tracking import _tracking_service, fluent
 from sklearn.linear_model import LogisticRegression
 
 from utils import checks
@@ -36,7 +35,7 @@ SAMPLE = pd.DataFrame(np.random.default_rng(1).normal(size=(5, 3)), columns=["x1
 
 @pytest.fixture(scope="module")
 def registry(
-    tmp_path_factory: pytest.TempPathFactory, template_db: Path
+    tmp_path_factory: pytest.TempPathFactory, template_db: Path, tracking_to: Callable[[str], Any]
 ) -> Iterator[dict[str, Any]]:
     """A store with the experiment ``lab05_student`` selected and three model versions."""
     folder = tmp_path_factory.mktemp("lab05")
@@ -44,38 +43,35 @@ def registry(
     rng = np.random.default_rng(0)
     X = pd.DataFrame(rng.normal(size=(200, 3)), columns=["x1", "x2", "x3"])
     model = LogisticRegression().fit(X, (X["x1"] > 0).astype(int))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
-        patch.setattr(fluent, "_active_experiment_id", fluent._active_experiment_id)
-        with _tracking_service.utils._use_tracking_uri(f"sqlite:///{folder / 'mlflow.db'}"):
-            ids = {
-                name: mlflow.create_experiment(name, (folder / name).as_uri())
-                for name in ("other", "lab05_student")
-            }
+    with tracking_to(f"sqlite:///{folder / 'mlflow.db'}"):
+        ids = {
+            name: mlflow.create_experiment(name, (folder / name).as_uri())
+            for name in ("other", "lab05_student")
+        }
 
-            def log(experiment: str, proba: bool) -> Any:
-                mlflow.set_experiment(experiment_id=ids[experiment])
-                with mlflow.start_run():
-                    info = mlflow.sklearn.log_model(
-                        model,
-                        name="model",
-                        signature=infer_signature(X, model.predict_proba(X)) if proba else None,
-                        pyfunc_predict_fn="predict_proba" if proba else "predict",
-                        pip_requirements=["scikit-learn"],
-                    )
-                return mlflow.register_model(info.model_uri, NAME)
-
-            versions = {
-                "right": log("lab05_student", True),
-                "elsewhere": log("other", True),
-                "labels": log("lab05_student", False),
-            }
-            mlflow.set_experiment(experiment_id=ids["lab05_student"])
-            client = mlflow.MlflowClient()
+        def log(experiment: str, proba: bool) -> Any:
+            mlflow.set_experiment(experiment_id=ids[experiment])
             with mlflow.start_run():
-                info = mlflow.sklearn.log_model(model, name="model", pip_requirements=["x"])
-            versions["other_model"] = mlflow.register_model(info.model_uri, "other-model")
-            yield {"client": client, **versions}
+                info = mlflow.sklearn.log_model(
+                    model,
+                    name="model",
+                    signature=infer_signature(X, model.predict_proba(X)) if proba else None,
+                    pyfunc_predict_fn="predict_proba" if proba else "predict",
+                    pip_requirements=["scikit-learn"],
+                )
+            return mlflow.register_model(info.model_uri, NAME)
+
+        versions = {
+            "right": log("lab05_student", True),
+            "elsewhere": log("other", True),
+            "labels": log("lab05_student", False),
+        }
+        mlflow.set_experiment(experiment_id=ids["lab05_student"])
+        client = mlflow.MlflowClient()
+        with mlflow.start_run():
+            info = mlflow.sklearn.log_model(model, name="model", pip_requirements=["x"])
+        versions["other_model"] = mlflow.register_model(info.model_uri, "other-model")
+        yield {"client": client, **versions}
 
 
 def point_alias(registry: dict[str, Any], which: str = "right") -> Any:

@@ -12,7 +12,7 @@ real thing.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -21,7 +21,6 @@ import mlflow
 import pytest
 from mlflow.models import MetricThreshold
 from mlflow.models.evaluation.validation import ModelValidationFailedException
-from mlflow.tracking import _tracking_service, fluent
 
 from utils import checks
 from utils.data import load_months
@@ -34,42 +33,41 @@ NAME = lab06.MODEL_NAME
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory, template_db: Path) -> Iterator[dict[str, Any]]:
+def store(
+    tmp_path_factory: pytest.TempPathFactory, template_db: Path, tracking_to: Callable[[str], Any]
+) -> Iterator[dict[str, Any]]:
     """A store with the experiment ``lab06_student`` selected and five model versions."""
     folder = tmp_path_factory.mktemp("lab06")
     shutil.copy(template_db, folder / "mlflow.db")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
-        patch.setattr(fluent, "_active_experiment_id", fluent._active_experiment_id)
-        with _tracking_service.utils._use_tracking_uri(f"sqlite:///{folder / 'mlflow.db'}"):
-            ids = {
-                name: mlflow.create_experiment(name, (folder / name).as_uri())
-                for name in ("other", "lab06_student")
-            }
+    with tracking_to(f"sqlite:///{folder / 'mlflow.db'}"):
+        ids = {
+            name: mlflow.create_experiment(name, (folder / name).as_uri())
+            for name in ("other", "lab06_student")
+        }
 
-            def register(experiment: str, start: str, end: str, params: bool = True) -> Any:
-                mlflow.set_experiment(experiment_id=ids[experiment])
-                with mlflow.start_run():
-                    if params:
-                        mlflow.log_params({"train_start": start, "train_end": end})
-                    info = mlflow.sklearn.log_model(
-                        train_on_window(start, end),
-                        name="model",
-                        pip_requirements=["scikit-learn"],
-                        skops_trusted_types=SKOPS_TRUSTED_TYPES,
-                    )
-                return mlflow.register_model(info.model_uri, NAME)
+        def register(experiment: str, start: str, end: str, params: bool = True) -> Any:
+            mlflow.set_experiment(experiment_id=ids[experiment])
+            with mlflow.start_run():
+                if params:
+                    mlflow.log_params({"train_start": start, "train_end": end})
+                info = mlflow.sklearn.log_model(
+                    train_on_window(start, end),
+                    name="model",
+                    pip_requirements=["scikit-learn"],
+                    skops_trusted_types=SKOPS_TRUSTED_TYPES,
+                )
+            return mlflow.register_model(info.model_uri, NAME)
 
-            versions = {
-                "old": register("lab06_student", "2025-01", "2025-01"),
-                "good": register("lab06_student", "2025-08", "2025-09"),
-                "leaky": register("lab06_student", "2025-09", "2025-10"),
-                "stale": register("lab06_student", "2025-04", "2025-06"),
-                "elsewhere": register("other", "2025-08", "2025-09"),
-                "no_params": register("lab06_student", "2025-08", "2025-09", params=False),
-            }
-            mlflow.set_experiment(experiment_id=ids["lab06_student"])
-            yield {"client": mlflow.MlflowClient(), "ids": ids, **versions}
+        versions = {
+            "old": register("lab06_student", "2025-01", "2025-01"),
+            "good": register("lab06_student", "2025-08", "2025-09"),
+            "leaky": register("lab06_student", "2025-09", "2025-10"),
+            "stale": register("lab06_student", "2025-04", "2025-06"),
+            "elsewhere": register("other", "2025-08", "2025-09"),
+            "no_params": register("lab06_student", "2025-08", "2025-09", params=False),
+        }
+        mlflow.set_experiment(experiment_id=ids["lab06_student"])
+        yield {"client": mlflow.MlflowClient(), "ids": ids, **versions}
 
 
 def alias(store: dict[str, Any], name: str, which: str) -> None:
