@@ -9,8 +9,9 @@ The rules, in the order they run:
 1. **Personal data**: ``full_name`` and ``email`` are dropped (no model needs them).
 2. **Categories**: every spelling of ``plan``, ``contract_type``, ``payment_method`` and
    ``region`` is mapped to the vocabulary of the monthly batches (:data:`VOCABULARY`).
-3. **Types**: ``signup_date`` is parsed from its three formats, ``autopay`` yes/no becomes
-   a boolean (``age`` becomes an integer at the end, once fixed).
+3. **Types**: ``signup_date`` is parsed from its three formats (with
+   ``utils.quality.parse_dates``), ``autopay`` yes/no becomes a boolean (``age`` becomes an
+   integer at the end, once fixed).
 4. **Duplicates**: one row per ``customer_id``; the first row in file order wins. Once
    the categories are fixed its repeats are identical to it (exact copies, or copies
    with one category spelled differently), so nothing is lost.
@@ -32,6 +33,7 @@ import warnings
 import pandas as pd
 
 from utils.data import TARGET
+from utils.quality import parse_dates
 
 #: The columns of a monthly batch, in order, with their dtypes: the output of cleaning.
 DTYPES: dict[str, str] = {
@@ -97,8 +99,6 @@ VOCABULARY: dict[str, dict[str, str]] = {
     "region": {name.lower(): name for name in ["North", "South", "East", "West", "Central"]},
 }
 
-#: The formats ``signup_date`` is written in, tried in this order.
-DATE_FORMATS: list[str] = ["%Y-%m-%d", "%d/%m/%Y", "%b %d, %Y"]
 #: Valid ages: customers are adults; anything else is a typing error or a placeholder.
 AGE_RANGE: tuple[int, int] = (18, 100)
 #: The highest plausible monthly fee in USD; the top list price is 26.99.
@@ -132,23 +132,6 @@ def standardise_categories(values: pd.Series, column: str) -> pd.Series:
             stacklevel=3,
         )
     return mapped.fillna(stripped)
-
-
-def parse_dates(values: pd.Series) -> pd.Series:
-    """Parse dates written in any of :data:`DATE_FORMATS` (already parsed dates pass through).
-
-    Args:
-        values: Dates as text, or a datetime column.
-
-    Returns:
-        A ``datetime64[us]`` column; text in none of the formats becomes ``NaT``.
-    """
-    if pd.api.types.is_datetime64_any_dtype(values):
-        return values.astype("datetime64[us]")
-    parsed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[us]")
-    for fmt in DATE_FORMATS:
-        parsed = parsed.fillna(pd.to_datetime(values, format=fmt, errors="coerce"))
-    return parsed.astype("datetime64[us]")
 
 
 def parse_autopay(values: pd.Series) -> pd.Series:
@@ -210,7 +193,7 @@ def clean_customers(raw: pd.DataFrame, age_fill: int | None = None) -> pd.DataFr
 
     for column in VOCABULARY:
         frame[column] = standardise_categories(frame[column], column)
-    frame["signup_date"] = parse_dates(frame["signup_date"])
+    frame["signup_date"] = parse_dates(frame["signup_date"]).astype("datetime64[us]")
     frame["autopay"] = parse_autopay(frame["autopay"])
     frame = frame.drop_duplicates(subset="customer_id", keep="first")
 
