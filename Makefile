@@ -12,7 +12,7 @@ PORT   ?= 5000
 
 .DEFAULT_GOAL := help
 .PHONY: help setup start test notebook lab-check ui aws-stack reset labs nav check lint format \
-        classroom clean-notebooks benchmark datasets hooks clean
+        classroom clean-notebooks benchmark datasets hooks clean slides diagrams screenshots site
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -61,13 +61,27 @@ reset:  ## Delete the kit's MLflow store (all local runs, models and logs)
 labs: $(STAMP)  ## Regenerate every lab's student notebook from its solution
 	$(PY) -m tools.labs
 
-nav: $(STAMP)  ## Regenerate the notebooks' navigation and the README's course map
+nav: $(STAMP)  ## Regenerate the notebooks' navigation, slide marks and the README's course map
 	$(PY) -m tools.navigation
 
-check: $(STAMP)  ## Quick checks: notebook hygiene, navigation, ruff
+slides: $(STAMP)  ## Present one lesson as slides in JupyterLab, e.g. make slides NB=07
+	$(if $(NB),,$(error Name the lesson: make slides NB=07))
+	$(PY) -m tools.slides $(NB) --port 8888
+
+diagrams: $(STAMP)  ## Redraw the course diagrams in images/diagrams/ from their sources
+	$(PY) -m tools.diagrams
+
+screenshots: $(STAMP)  ## Recapture the MLflow UI screenshots (needs the OS package chromium)
+	$(PY) -m tools.screenshots
+
+site: $(STAMP)  ## Execute every lesson and write the course as a static website to build/site
+	$(PY) -m tools.site $(ARGS)
+
+check: $(STAMP)  ## Quick checks: notebook hygiene, navigation, pictures, ruff
 	$(PY) -m tools.notebook_checks
 	$(PY) -m tools.navigation --check
 	$(PY) -m tools.labs --check
+	$(PY) -m tools.diagrams --check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 

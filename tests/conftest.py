@@ -78,3 +78,16 @@ def _tracking_to(uri: str) -> Iterator[None]:
 def tracking_to() -> Callable[[str], AbstractContextManager[None]]:
     """``with tracking_to(uri):`` runs a block against another tracking store."""
     return _tracking_to
+
+
+@pytest.fixture
+def require_chromium() -> Path:
+    """Chromium must be present in CI; on a laptop without it the test says so and skips."""
+    from tools import browser
+
+    try:
+        return browser.chromium_path()
+    except browser.ChromiumNotInstalled as missing:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(str(missing))

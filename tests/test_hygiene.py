@@ -7,6 +7,7 @@ is caught.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -243,3 +244,74 @@ def test_lab_notebooks_and_names_are_checked(tmp_path: Path) -> None:
     folders = [Path("lab01_a"), Path("lab03_b")]
     assert checks.check_lab_numbers(folders)
     assert checks.check_lab_numbers([Path("lab01_a"), Path("lab02_b")]) == []
+
+
+# --- Images ------------------------------------------------------------------------
+
+
+def test_images_need_alt_text_and_in_lessons_a_caption() -> None:
+    good = "![The MLOps loop](../images/x.svg)\n\n*The MLOps loop: build, deploy, watch.*"
+    assert checks.check_image_text(good, "07.ipynb", captions=True) == []
+    no_alt = "![](../images/x.svg)\n\n*Caption.*"
+    assert "needs alt text" in checks.check_image_text(no_alt, "07.ipynb", captions=True)[0]
+    placeholder = '<img src="../images/x.png" alt="alt text">'
+    assert "needs alt text" in checks.check_image_text(placeholder, "README.md", captions=False)[0]
+    no_caption = "![The loop](../images/x.svg)\n\nThe next paragraph."
+    problems = checks.check_image_text(no_caption, "07.ipynb", captions=True)
+    assert problems == ["07.ipynb: image `../images/x.svg` needs a caption: an *italic line* "
+                        "right below it"]  # fmt: skip
+    assert checks.check_image_text(no_caption, "README.md", captions=False) == []
+
+
+def test_every_picture_in_images_must_be_shown(tmp_path: Path) -> None:
+    images = tmp_path / "images"
+    (images / "diagrams").mkdir(parents=True)
+    for name in ("diagrams/loop.svg", "diagrams/loop.py", "shot.png", "unused.png"):
+        (images / name).write_text("x")
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    text = '![The loop](../images/diagrams/loop.svg)\n<img src="../images/shot.png" alt="UI">'
+    shown = checks.shown_images(text, notebooks)
+    assert shown == {images / "diagrams/loop.svg", images / "shot.png"}
+    problems = checks.check_unused_images(shown, images)
+    assert problems == [
+        "images/unused.png is not shown by any notebook or document: show it where it "
+        "belongs, or delete it"
+    ]  # the source loop.py is not a picture, so it need not be shown
+
+
+def test_a_missing_image_fails_the_link_check(tmp_path: Path) -> None:
+    text = "![The loop](../images/missing.svg)"
+    problems = checks.check_links(text, tmp_path, "07.ipynb")
+    assert problems == ["07.ipynb: link to `../images/missing.svg` does not resolve"]
+
+
+# --- Instructor guide ----------------------------------------------------------------
+
+
+def test_instructor_guide_covers_every_lesson_and_lab_with_the_labs_durations() -> None:
+    guide = (checks.ROOT / "INSTRUCTOR_GUIDE.md").read_text(encoding="utf-8")
+    targets = set(checks.markdown_targets(guide))
+    for path in checks.lesson_notebooks():
+        assert f"notebooks/{path.name}" in targets, f"the guide's schedule misses {path.name}"
+    for folder in checks.lab_folders():
+        readme = f"labs/{folder.name}/README.md"
+        assert readme in targets, f"the guide misses {folder.name}"
+        duration = (folder / "README.md").read_text(encoding="utf-8").split("## Duration")[1]
+        minutes = re.search(r"About (\d+) minutes", duration).group(1)
+        rows = [line for line in guide.splitlines() if f"]({readme})" in line]
+        assert rows and all(f"| {minutes} min |" in row for row in rows), (
+            f"the guide's duration for {folder.name} differs from its README ({minutes} min)"
+        )
+
+
+def test_a_section_in_the_middle_of_a_cell_fails() -> None:
+    nb = make_notebook()
+    nb.cells.insert(3, nbformat.v4.new_markdown_cell("Some text.\n\n## 2. Next section"))
+    fence = "```bash\n# a comment, not a heading\n```"
+    nb.cells.insert(3, nbformat.v4.new_markdown_cell(f"Text.\n{fence}"))
+    problems = checks.check_sections(nb, Path("03_sample_lesson.ipynb"))
+    assert problems == [
+        "03_sample_lesson.ipynb: cell 4: `## 2. Next section` must start a markdown cell "
+        "of its own (split the cell before it)"
+    ]

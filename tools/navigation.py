@@ -1,4 +1,4 @@
-"""Write the navigation cells of every lesson and the course map in the README.
+"""Write the navigation cells and slide marks of every lesson, and the README's course map.
 
 Numbering lives in the file names only: run ``python -m tools.navigation`` (``make nav``)
 after adding, renaming or retitling a notebook or lab. ``--check`` changes nothing and
@@ -22,6 +22,7 @@ from tools.notebook_checks import (
     source,
     write_generated,
 )
+from tools.slides import with_slides
 
 README = ROOT / "README.md"
 LABS = ROOT / "labs"
@@ -133,7 +134,8 @@ def planned_changes() -> dict[Path, str]:
     lessons = lesson_entries()
     for index, entry in enumerate(lessons):
         nb = nbformat.read(entry.path, as_version=4)
-        updated = nbformat.writes(with_navigation(nb, nav_text(lessons, index))) + "\n"
+        nb = with_slides(with_navigation(nb, nav_text(lessons, index)))
+        updated = nbformat.writes(nb) + "\n"
         if updated != entry.path.read_text(encoding="utf-8"):
             changes[entry.path] = updated
     readme = README.read_text(encoding="utf-8")

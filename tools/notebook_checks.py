@@ -33,6 +33,14 @@ TITLE = re.compile(r"^# (\d{2}) · \S.*$")
 LINK = re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 IMG_TAG = re.compile(r"<img[^>]*\ssrc=\"([^\"]+)\"")
 NAV_TAG = "navigation"
+IMAGES = ROOT / "images"
+IMAGE_SUFFIXES = (".png", ".svg", ".jpg", ".jpeg", ".gif", ".webp")
+MD_IMAGE = re.compile(r"!\[([^\]]*)\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+HTML_IMAGE = re.compile(r"<img\b[^>]*>")
+HTML_ATTR = re.compile(r"\s(src|alt)=\"([^\"]*)\"")
+# Headings that belong to the cell above them: the objectives to the title, the
+# exercises to the summary.
+SECTION_IN_CELL = ("## Learning objectives", "## Exercises")
 LAB_FOLDER = re.compile(r"^lab(\d{2})_[a-z0-9]+(?:_[a-z0-9]+)*$")
 LAB_SECTIONS = (
     "## Objectives",
@@ -166,6 +174,27 @@ def check_closing(nb: dict, path: Path) -> list[str]:
     return problems
 
 
+def check_sections(nb: dict, path: Path) -> list[str]:
+    """Each ``##`` section starts a markdown cell of its own (so it starts a slide)."""
+    problems = []
+    for index, cell in enumerate(nb.get("cells", [])):
+        if cell.get("cell_type") != "markdown":
+            continue
+        fenced = False
+        seen_text = False
+        for line in source(cell).splitlines():
+            if line.lstrip().startswith("```"):
+                fenced = not fenced
+            heading = line.startswith(("# ", "## ")) and not fenced
+            if heading and seen_text and not line.startswith(SECTION_IN_CELL):
+                problems.append(
+                    f"{path.name}: cell {index}: `{line.strip()}` must start a markdown cell "
+                    "of its own (split the cell before it)"
+                )
+            seen_text = seen_text or bool(line.strip())
+    return problems
+
+
 def lab_folders(folder: Path = LABS) -> list[Path]:
     """Return the lab folders in order."""
     return sorted(p for p in folder.iterdir() if p.is_dir() and p.name.startswith("lab"))
@@ -253,9 +282,65 @@ def markdown_files() -> list[Path]:
     return sorted(p for p in ROOT.rglob("*.md") if not skip.intersection(p.relative_to(ROOT).parts))
 
 
+def image_references(text: str) -> list[tuple[str, str, int]]:
+    """Return (alt text, target, line number) of every image a markdown text shows."""
+    found = []
+    for number, line in enumerate(text.splitlines()):
+        found += [(alt, target, number) for alt, target in MD_IMAGE.findall(line)]
+        for tag in HTML_IMAGE.findall(line):
+            attrs = dict(HTML_ATTR.findall(tag))
+            if "src" in attrs:
+                found.append((attrs.get("alt", ""), attrs["src"], number))
+    return found
+
+
+def check_image_text(text: str, label: str, captions: bool) -> list[str]:
+    """Every image has alt text; with ``captions``, an italic caption line right below it."""
+    problems = []
+    lines = text.splitlines()
+    for alt, target, number in image_references(text):
+        if not alt.strip() or alt.strip().lower() in {"alt text", "image", "picture"}:
+            problems.append(f"{label}: image `{target}` needs alt text saying what it shows")
+        if captions:
+            below = next((line.strip() for line in lines[number + 1 :] if line.strip()), "")
+            if not (len(below) > 2 and below[0] == below[-1] == "*"):
+                problems.append(
+                    f"{label}: image `{target}` needs a caption: an *italic line* right below it"
+                )
+    return problems
+
+
+def shown_images(text: str, base: Path) -> set[Path]:
+    """Return the local files the images of a markdown text point to."""
+    shown = set()
+    for _, target, _ in image_references(text):
+        if not re.match(r"^[a-z][a-z0-9+.-]*:", target):
+            shown.add((base / unquote(target.split("#", 1)[0])).resolve())
+    return shown
+
+
+def check_unused_images(shown: set[Path], folder: Path = IMAGES) -> list[str]:
+    """Every picture in ``images/`` is shown by some notebook or document."""
+    if not folder.exists():
+        return []
+    return [
+        f"{path.relative_to(folder.parent).as_posix()} is not shown by any notebook or "
+        "document: show it where it belongs, or delete it"
+        for path in sorted(folder.rglob("*"))
+        if path.suffix.lower() in IMAGE_SUFFIXES and path.resolve() not in shown
+    ]
+
+
+def markdown_text(nb: dict) -> str:
+    """Return the markdown cells of a notebook, joined by blank lines."""
+    cells = nb.get("cells", [])
+    return "\n\n".join(source(c) for c in cells if c.get("cell_type") == "markdown")
+
+
 def check_all() -> list[str]:
     """Run every hygiene check over the kit and return all problems."""
     problems: list[str] = []
+    shown: set[Path] = set()
     lessons = lesson_notebooks()
     problems += check_names(lessons)
     for path in lessons:
@@ -263,18 +348,28 @@ def check_all() -> list[str]:
         problems += check_clean(nb, path.name)
         problems += check_opening(nb, path)
         problems += check_closing(nb, path)
+        problems += check_sections(nb, path)
         problems += notebook_links(nb, path)
+        problems += check_image_text(markdown_text(nb), path.name, captions=True)
+        shown |= shown_images(markdown_text(nb), path.parent)
     folders = lab_folders() if LABS.exists() else []
     problems += check_lab_numbers(folders)
     for folder in folders:
         problems += check_lab(folder)
     for path in lab_notebooks():
         nb = load(path)
-        problems += check_clean(nb, path.relative_to(ROOT).as_posix())
+        label = path.relative_to(ROOT).as_posix()
+        problems += check_clean(nb, label)
         problems += notebook_links(nb, path)
+        problems += check_image_text(markdown_text(nb), label, captions=False)
+        shown |= shown_images(markdown_text(nb), path.parent)
     for path in markdown_files():
         label = path.relative_to(ROOT).as_posix()
-        problems += check_links(path.read_text(encoding="utf-8"), path.parent, label)
+        text = path.read_text(encoding="utf-8")
+        problems += check_links(text, path.parent, label)
+        problems += check_image_text(text, label, captions=False)
+        shown |= shown_images(text, path.parent)
+    problems += check_unused_images(shown)
     return problems
 
 
