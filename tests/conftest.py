@@ -80,7 +80,7 @@ def tracking_to() -> Callable[[str], AbstractContextManager[None]]:
     return _tracking_to
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def require_chromium() -> Path:
     """Chromium must be present in CI; on a laptop without it the test says so and skips."""
     from tools import browser

@@ -22,6 +22,7 @@ CHROMIUM_ARGS = (
     "--disable-sync",
 )
 NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+PLACES = ("/Applications/Chromium.app/Contents/MacOS/Chromium",)
 
 
 class ChromiumNotInstalled(RuntimeError):
@@ -38,6 +39,9 @@ def chromium_path() -> Path:
         found = shutil.which(name)
         if found:
             return Path(found)
+    for place in PLACES:
+        if Path(place).exists():
+            return Path(place)
     raise ChromiumNotInstalled(
         "Chromium is not installed. Install the OS package `chromium` "
         "(Debian/Ubuntu: sudo apt-get install chromium; macOS: brew install --cask chromium), "
