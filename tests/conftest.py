@@ -91,3 +91,22 @@ def require_chromium() -> Path:
         if os.environ.get("CI"):
             raise
         pytest.skip(str(missing))
+
+
+@pytest.fixture
+def jupyter_lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str]]:
+    """JupyterLab serving the kit, as `make start` runs it: yields its URL and its token."""
+    import sys
+
+    monkeypatch.setenv("KIT_STORE_DIR", str(tmp_path / "store"))
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))
+    port = servers.free_port()
+    token = "kit-test-token"
+    command = [
+        sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}",
+        "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={runner.ROOT}",
+        *(["--allow-root"] if os.geteuid() == 0 else []),
+    ]  # fmt: skip
+    with servers.managed_process("jupyterlab", command, port, "/api", timeout=60) as lab:
+        yield lab.url, token

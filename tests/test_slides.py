@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 
 import nbformat
@@ -12,10 +10,8 @@ import pytest
 from tools import browser as browser_args
 from tools import slides
 from tools.notebook_checks import lesson_notebooks
-from utils import servers
 
 ROOT = Path(__file__).resolve().parent.parent
-TOKEN = "kit-slides-token"
 
 
 def md(text: str, tags: list[str] | None = None) -> nbformat.NotebookNode:
@@ -75,48 +71,39 @@ def test_lesson_path_names_the_lessons_when_the_number_is_wrong() -> None:
 
 @pytest.mark.slow
 def test_a_lesson_runs_as_a_slideshow_offline(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, require_chromium: Path
+    jupyter_lab: tuple[str, str], require_chromium: Path
 ) -> None:
     """JupyterLab serves lesson 07 as reveal.js slides, with no request off this machine."""
     from playwright.sync_api import sync_playwright
 
-    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))
-    monkeypatch.setenv("JUPYTER_CONFIG_DIR", str(tmp_path / "config"))
     path = slides.lesson_path("07")
     expected = sum(
         c.metadata.get("slideshow", {}).get("slide_type") == "slide"
         for c in nbformat.read(path, as_version=4).cells
     )
-    port = servers.free_port()
-    command = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}",
-        "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={TOKEN}",
-        f"--ServerApp.root_dir={ROOT}",
-        *(["--allow-root"] if os.geteuid() == 0 else []),
-    ]  # fmt: skip
     off_machine: list[str] = []
-    with servers.managed_process("jupyterlab", command, port, "/api", timeout=60) as lab:
-        url = f"{lab.url}{slides.slideshow_url_path(path)}?token={TOKEN}"
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=str(require_chromium), args=list(browser_args.CHROMIUM_ARGS)
+    base, token = jupyter_lab
+    url = f"{base}{slides.slideshow_url_path(path)}?token={token}"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(require_chromium), args=list(browser_args.CHROMIUM_ARGS)
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.on(
+                "request",
+                lambda r: None if r.url.startswith(base) else off_machine.append(r.url),
             )
-            try:
-                page = browser.new_page(viewport={"width": 1280, "height": 800})
-                page.on(
-                    "request",
-                    lambda r: None if r.url.startswith(lab.url) else off_machine.append(r.url),
-                )
-                page.goto(url)
-                page.wait_for_selector(".reveal .slides > section", timeout=60_000)
-                page.wait_for_function(
-                    f"document.querySelectorAll('.reveal .slides > section').length >= {expected}",
-                    timeout=30_000,
-                )
-                shown = page.locator(".reveal .slides > section").count()
-                title = page.locator(".reveal .slides > section").first.inner_text()
-            finally:
-                browser.close()
+            page.goto(url)
+            page.wait_for_selector(".reveal .slides > section", timeout=60_000)
+            page.wait_for_function(
+                f"document.querySelectorAll('.reveal .slides > section').length >= {expected}",
+                timeout=30_000,
+            )
+            shown = page.locator(".reveal .slides > section").count()
+            title = page.locator(".reveal .slides > section").first.inner_text()
+        finally:
+            browser.close()
     assert shown == expected, f"{shown} slides shown, {expected} marked"
     assert "07 · MLflow Tracking" in title
     assert off_machine == [], f"the slideshow fetched from off this machine: {off_machine}"
