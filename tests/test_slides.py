@@ -107,3 +107,29 @@ def test_a_lesson_runs_as_a_slideshow_offline(
     assert shown == expected, f"{shown} slides shown, {expected} marked"
     assert "07 · MLflow Tracking" in title
     assert off_machine == [], f"the slideshow fetched from off this machine: {off_machine}"
+
+
+@pytest.mark.slow
+def test_make_slides_opens_the_slideshow_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server `make slides NB=07` starts opens the slideshow, not JupyterLab's start page."""
+    import time
+
+    from utils import servers
+
+    monkeypatch.setenv("KIT_STORE_DIR", str(tmp_path / "store"))
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))
+    port = servers.free_port()
+    command = [
+        *slides.slideshow_command(slides.lesson_path("07"), port),
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+    ]
+    expected = f"127.0.0.1:{port}/rise/notebooks/07_mlflow_tracking.ipynb?token="
+    with servers.managed_process("jupyterlab", command, port, "/api", timeout=60) as lab:
+        deadline = time.monotonic() + 10
+        while expected not in lab.log_path.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        printed = lab.log_path.read_text()
+    assert expected in printed, printed[-2000:]

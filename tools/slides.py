@@ -92,6 +92,22 @@ def slideshow_url_path(path: Path) -> str:
     return "/rise/" + path.relative_to(ROOT).as_posix()
 
 
+def slideshow_command(path: Path, port: int) -> list[str]:
+    """Return the command that serves the kit and opens ``path`` as a slideshow."""
+    command = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        f"--port={port}",
+        f"--ServerApp.root_dir={ROOT}",
+        # JupyterLab opens its own start page unless told otherwise: the slideshow.
+        f"--LabApp.default_url={slideshow_url_path(path)}",
+    ]
+    if hasattr(os, "getuid") and os.getuid() == 0:
+        command.append("--allow-root")
+    return command
+
+
 def main(argv: list[str] | None = None) -> int:
     """Open one lesson as a slideshow in the browser, served by JupyterLab."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -99,21 +115,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8888)
     args = parser.parse_args(argv)
     path = lesson_path(args.lesson)
-    url_path = slideshow_url_path(path)
     print(f"Opening {path.name} as slides. Stop with Ctrl+C.")
     print("Keys: space/arrows move, Shift+Enter runs a cell, W shows all slides, ? lists keys.")
-    command = [
-        sys.executable,
-        "-m",
-        "jupyterlab",
-        f"--port={args.port}",
-        f"--ServerApp.root_dir={ROOT}",
-        f"--ServerApp.default_url={url_path}",
-    ]
-    if hasattr(os, "getuid") and os.getuid() == 0:
-        command.append("--allow-root")
     try:
-        return subprocess.call(command, cwd=ROOT)
+        return subprocess.call(slideshow_command(path, args.port), cwd=ROOT)
     except KeyboardInterrupt:
         return 0
 
