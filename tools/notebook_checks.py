@@ -350,8 +350,9 @@ def check_all() -> list[str]:
         problems += check_closing(nb, path)
         problems += check_sections(nb, path)
         problems += notebook_links(nb, path)
-        problems += check_image_text(markdown_text(nb), path.name, captions=True)
-        shown |= shown_images(markdown_text(nb), path.parent)
+        text = markdown_text(nb)
+        problems += check_image_text(text, path.name, captions=True)
+        shown |= shown_images(text, path.parent)
     folders = lab_folders() if LABS.exists() else []
     problems += check_lab_numbers(folders)
     for folder in folders:
@@ -361,8 +362,9 @@ def check_all() -> list[str]:
         label = path.relative_to(ROOT).as_posix()
         problems += check_clean(nb, label)
         problems += notebook_links(nb, path)
-        problems += check_image_text(markdown_text(nb), label, captions=False)
-        shown |= shown_images(markdown_text(nb), path.parent)
+        text = markdown_text(nb)
+        problems += check_image_text(text, label, captions=False)
+        shown |= shown_images(text, path.parent)
     for path in markdown_files():
         label = path.relative_to(ROOT).as_posix()
         text = path.read_text(encoding="utf-8")

@@ -40,7 +40,7 @@ from urllib.parse import quote, unquote
 import nbformat
 
 from tools import navigation, runner
-from tools.notebook_checks import ROOT, is_navigation, source
+from tools.notebook_checks import ROOT
 
 if TYPE_CHECKING:
     from nbconvert import HTMLExporter
@@ -426,31 +426,8 @@ def first_heading(text: str, default: str) -> str:
 
 
 def course(root: Path) -> tuple[list[navigation.Entry], list[navigation.Entry]]:
-    """Return the lessons and the labs of the kit in ``root``, as the course map lists them.
-
-    For the kit itself this is :func:`tools.navigation.lesson_entries` and
-    :func:`tools.navigation.lab_entries`; another folder (in the tests) is read the same
-    way, tolerating notebooks without a title.
-    """
-    if root.resolve() == ROOT:
-        return navigation.lesson_entries(), navigation.lab_entries()
-    lessons = []
-    for path in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")):
-        nb = nbformat.read(path, as_version=4)
-        cells = [c for c in nb.cells if c.cell_type == "markdown" and not is_navigation(c)]
-        try:
-            number, title, subtitle = navigation.heading_and_subtitle(source(cells[0]))
-        except (IndexError, ValueError):
-            number, title, subtitle = path.name[:2], path.stem[3:].replace("_", " "), ""
-        lessons.append(navigation.Entry(number, title, subtitle, path))
-    labs = []
-    for readme in sorted((root / "labs").glob("lab[0-9][0-9]_*/README.md")):
-        text = readme.read_text(encoding="utf-8")
-        number, title, subtitle = navigation.heading_and_subtitle(text)
-        after = navigation.AFTER.search(text)
-        lesson = after.group(1) if after else ""
-        labs.append(navigation.Entry(number, title, subtitle, readme.parent, lesson))
-    return lessons, labs
+    """Return the lessons and the labs of the kit in ``root``, as the course map lists them."""
+    return navigation.lesson_entries(root / "notebooks"), navigation.lab_entries(root / "labs")
 
 
 def readme_intro(root: Path) -> tuple[str, str]:
