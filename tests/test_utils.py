@@ -83,13 +83,21 @@ def test_strict_mode_marks_mlflow_deprecations_only(
 # --- lab feedback ------------------------------------------------------------------------
 
 
-@task_check("lab99", "Task 1 · Share", hint="A share lies between 0 and 1.")
+@pytest.fixture(autouse=True)
+def no_results_in_mlflow(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests read the feedback; saving it in MLflow is tested in test_results.py."""
+    from utils import results
+
+    monkeypatch.setenv(results.OFF_ENV, "off")
+
+
+@task_check("lab99", "Task 1 · Share", points=2, hint="A share lies between 0 and 1.")
 def check_share(fb: Feedback, share: float) -> None:
     if fb.expect_type(share, float, "the share"):
         fb.expect(0 <= share <= 1, "the share lies in [0, 1]", f"{share} is not in [0, 1]")
 
 
-@task_check("lab99", "Task 2 · Table")
+@task_check("lab99", "Task 2 · Table", points=1)
 def check_table(fb: Feedback, table: object) -> None:
     fb.expect(len(table.columns) == 2, "two columns", "needs two columns")  # type: ignore[attr-defined]
 
@@ -124,6 +132,16 @@ def test_checks_are_recorded_for_the_harness(
     entries = [json.loads(line) for line in report.read_text().splitlines()]
     assert [e["status"] for e in entries] == ["unfinished", "passed"]
     assert entries[0]["lab"] == "lab99"
+    assert [(e["points"], e["score"]) for e in entries] == [(2, 0), (2, 2)]
+    assert entries[0]["message"].startswith("unfinished") and entries[1]["time"] > 0
+
+
+def test_a_task_is_worth_whole_points() -> None:
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="points must be a whole number"):
+            task_check("lab99", "Task 9 · Bad", points=bad)  # type: ignore[arg-type]
+    assert checks.POINTS["lab99"] == {"Task 1 · Share": 2, "Task 2 · Table": 1}
+    assert "(2/2 points)" in str(check_share(0.25)) and "(0/2 points)" in str(check_share(2.0))
 
 
 # --- environment check ---------------------------------------------------------------------

@@ -4,10 +4,13 @@ A lab's checks live in ``utils/labs/labNN.py``. Each is a function decorated wit
 :func:`task_check`; the student calls it after a task and reads specific feedback. A
 check never shows a traceback: an answer of the wrong type, or one that makes the check
 itself fail, becomes a clear message. Students leave ``...`` where an answer goes; a
-check that receives ``...`` reports the task as unfinished. Introduced in notebook 00.
+check that receives ``...`` reports the task as unfinished. Each task is worth points
+(the lab README's grading table); a check scores them only when the task passes, and
+every result is recorded (see :func:`record` and :mod:`utils.results`). Introduced in
+notebook 00.
 
 Example:
-    >>> @task_check("lab00", "Task 1 · Churn rate", hint="Divide churners by customers.")
+    >>> @task_check("lab00", "Task 1 · Churn rate", points=2, hint="Divide churners by customers.")
     ... def check_rate(fb: Feedback, rate: float) -> None:
     ...     if fb.expect_type(rate, float, "the churn rate"):
     ...         fb.expect(0 <= rate <= 1, "the rate is a share", f"{rate} is not in [0, 1]")
@@ -18,6 +21,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -28,6 +32,10 @@ SYMBOLS: dict[str, str] = {"passed": "✅", "failed": "❌", "unfinished": "⏳"
 
 #: Every task label declared with :func:`task_check`, by lab id, in declaration order.
 TASKS: dict[str, list[str]] = {}
+#: The points each task is worth, by lab id and task label.
+POINTS: dict[str, dict[str, int]] = {}
+#: The hint of each task, by lab id and task label.
+HINTS: dict[str, dict[str, str]] = {}
 
 
 @dataclass
@@ -38,17 +46,21 @@ class Feedback:
         lab: The lab id, e.g. ``"lab01"``.
         task: The task's label, e.g. ``"Task 2 · Decision threshold"``.
         hint: A short hint shown when the task is not passed.
+        points: What the task is worth when it passes.
         good: What is right, one sentence each.
         problems: What is wrong, one sentence each.
         unfinished: True when the answer is still ``...``.
+        time: When the check ran (seconds since the epoch).
     """
 
     lab: str
     task: str
     hint: str = ""
+    points: int = 0
     good: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     unfinished: bool = False
+    time: float = field(default_factory=time.time)
 
     @property
     def status(self) -> Status:
@@ -61,6 +73,31 @@ class Feedback:
     def passed(self) -> bool:
         """True when the task is done and every expectation holds."""
         return self.status == "passed"
+
+    @property
+    def score(self) -> int:
+        """The points earned: all of :attr:`points` when passed, else 0."""
+        return self.points if self.passed else 0
+
+    @property
+    def message(self) -> str:
+        """One line for a gradebook: the first problem, or what the status means."""
+        if self.unfinished:
+            return "unfinished: the answer is still `...`"
+        return self.problems[0] if self.problems else "every expectation holds"
+
+    def as_record(self) -> dict[str, Any]:
+        """Return the result as plain data (JSON-ready), as it is recorded."""
+        return {
+            "lab": self.lab,
+            "task": self.task,
+            "status": self.status,
+            "points": self.points,
+            "score": self.score,
+            "message": self.message,
+            "problems": list(self.problems),
+            "time": self.time,
+        }
 
     def expect(self, condition: bool, good: str, problem: str) -> bool:
         """Record ``good`` when ``condition`` holds, else ``problem``; return ``condition``."""
@@ -79,6 +116,8 @@ class Feedback:
 
     def __str__(self) -> str:
         head = f"{SYMBOLS[self.status]} {self.task}: {self.status}"
+        if self.points:
+            head += f" ({self.score}/{self.points} points)"
         if self.unfinished:
             return f"{head}. Replace the `...` with your answer, run the cell, then this check."
         lines = [head]
@@ -102,61 +141,95 @@ def is_unfinished(value: Any) -> bool:
     return value is Ellipsis
 
 
-def record(feedback: Feedback) -> None:
-    """Append the feedback to the file named by ``KIT_LAB_REPORT``, when it is set.
+def record(feedback: Feedback) -> str | None:
+    """Record a check's result: in MLflow, and in the file named by ``KIT_LAB_REPORT``.
 
-    The test harness reads that file to confirm that a lab's solution passes every
-    check and that its student version reports every task as unfinished.
+    The result goes to the student's lab-results run in the tracking store (on a class
+    server, the instructor's gradebook reads it; see :mod:`utils.results`). The test
+    harness reads the report file to confirm that a lab's solution passes every check
+    and that its student version reports every task as unfinished.
+
+    Returns:
+        ``None``, or a one-line note when the result could not be saved in MLflow.
     """
+    from utils import results
+
     path = os.environ.get(REPORT_ENV)
-    if not path:
-        return
-    entry = {
-        "lab": feedback.lab,
-        "task": feedback.task,
-        "status": feedback.status,
-        "problems": feedback.problems,
-    }
-    with open(path, "a", encoding="utf-8") as out:
-        out.write(json.dumps(entry) + "\n")
+    if path:
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(json.dumps(feedback.as_record()) + "\n")
+    return results.save_attempt(feedback)
+
+
+def evaluate(
+    func: Callable[..., None], feedback: Feedback, *answers: Any, **named: Any
+) -> Feedback:
+    """Run a check's body on the answers, turning ``...`` and any exception into feedback.
+
+    Args:
+        func: The undecorated check, ``func(fb, *answers, **named)``.
+        feedback: An empty :class:`Feedback` for the task.
+        *answers: The student's answers.
+        **named: Answers passed by name.
+
+    Returns:
+        ``feedback``, filled in. Nothing is recorded.
+    """
+    if any(is_unfinished(a) for a in (*answers, *named.values())):
+        feedback.unfinished = True
+        return feedback
+    try:
+        func(feedback, *answers, **named)
+    except Exception as exc:  # noqa: BLE001 - a student sees a message instead
+        feedback.problems.append(
+            f"checking your answer raised {type(exc).__name__}: {exc}. "
+            "Look at what your answer holds (its type and shape)."
+        )
+    return feedback
+
+
+def new_feedback(lab: str, task: str) -> Feedback:
+    """Return an empty :class:`Feedback` for a declared task, with its hint and points."""
+    return Feedback(lab, task, HINTS.get(lab, {}).get(task, ""), POINTS[lab][task])
 
 
 def task_check(
-    lab: str, task: str, hint: str = ""
+    lab: str, task: str, points: int, hint: str = ""
 ) -> Callable[[Callable[..., None]], Callable[..., Feedback]]:
     """Turn ``func(fb, *answers)`` into a check that prints feedback and never raises.
 
     Args:
         lab: The lab id.
         task: The task's label, shown to the student.
+        points: What the task is worth when it passes.
         hint: A short hint shown when the task is not passed.
 
     Returns:
         A decorator. The decorated check returns the :class:`Feedback` (it also shows
-        itself as a cell's output).
+        itself as a cell's output) and records it. Its attributes ``lab`` and ``task``
+        name the task, and ``unrecorded(*answers)`` runs it without recording.
     """
-
+    if isinstance(points, bool) or not isinstance(points, int) or points < 1:
+        raise ValueError(f"{lab} {task!r}: points must be a whole number of at least 1")
     TASKS.setdefault(lab, [])
     if task not in TASKS[lab]:
         TASKS[lab].append(task)
+    POINTS.setdefault(lab, {})[task] = points
+    HINTS.setdefault(lab, {})[task] = hint
 
     def decorate(func: Callable[..., None]) -> Callable[..., Feedback]:
+        def unrecorded(*answers: Any, **named: Any) -> Feedback:
+            return evaluate(func, Feedback(lab, task, hint, points), *answers, **named)
+
         @functools.wraps(func)
         def run(*answers: Any, **named: Any) -> Feedback:
-            fb = Feedback(lab, task, hint)
-            if any(is_unfinished(a) for a in (*answers, *named.values())):
-                fb.unfinished = True
-            else:
-                try:
-                    func(fb, *answers, **named)
-                except Exception as exc:  # noqa: BLE001 - a student sees a message instead
-                    fb.problems.append(
-                        f"checking your answer raised {type(exc).__name__}: {exc}. "
-                        "Look at what your answer holds (its type and shape)."
-                    )
-            record(fb)
+            fb = unrecorded(*answers, **named)
+            note = record(fb)
+            if note:
+                print(note)
             return fb
 
+        run.lab, run.task, run.unrecorded = lab, task, unrecorded  # type: ignore[attr-defined]
         return run
 
     return decorate

@@ -16,6 +16,7 @@ import traceback
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -172,11 +173,30 @@ def experiment_name_for(name: str) -> str:
     return f"{user}/{name}" if user else name
 
 
-def use_experiment(name: str) -> str:
-    """Select (creating if needed) the experiment ``name`` and return its id.
+def get_or_create_experiment(client: Any, name: str) -> str:
+    """Return the id of the experiment ``name``, creating it if needed (without selecting it).
 
     With the local store, a new experiment keeps its artifacts under the store's
     ``artifacts/`` folder, whatever the current directory is.
+
+    Args:
+        client: An ``MlflowClient`` for the store.
+        name: The experiment name.
+
+    Returns:
+        The experiment id.
+    """
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    location = None
+    if client.tracking_uri.startswith("sqlite:"):
+        location = (paths.artifacts_dir() / name.replace("/", "_")).as_uri()
+    return client.create_experiment(name, artifact_location=location)
+
+
+def use_experiment(name: str) -> str:
+    """Select (creating if needed) the experiment ``name`` and return its id.
 
     Args:
         name: The experiment name.
@@ -186,14 +206,7 @@ def use_experiment(name: str) -> str:
     """
     import mlflow
 
-    experiment = mlflow.get_experiment_by_name(name)
-    if experiment is None:
-        location = None
-        if mlflow.get_tracking_uri().startswith("sqlite:"):
-            location = (paths.artifacts_dir() / name.replace("/", "_")).as_uri()
-        experiment_id = mlflow.create_experiment(name, artifact_location=location)
-    else:
-        experiment_id = experiment.experiment_id
+    experiment_id = get_or_create_experiment(mlflow.MlflowClient(), name)
     mlflow.set_experiment(experiment_id=experiment_id)
     return experiment_id
 

@@ -16,11 +16,12 @@ import re
 FORBIDDEN = ("/", ":")
 
 
-def model_name_for(base: str) -> str:
+def model_name_for(base: str, user: str | None = None) -> str:
     """Return the registered model name to use for ``base`` in this session.
 
     Args:
         base: The model's name in the course, e.g. ``"lesson10-churn"``.
+        user: The student whose model it is; by default the one of this session.
 
     Returns:
         ``base`` alone on the kit's local store, or ``"<user>.<base>"`` when
@@ -40,7 +41,9 @@ def model_name_for(base: str) -> str:
             f"MLflow refuses {' and '.join(repr(c) for c in bad)} in a registered model name "
             f"({base!r}); use letters, digits, '-', '_' or '.'"
         )
-    user = os.environ.get("MLFLOW_TRACKING_USERNAME", "").strip()
+    if user is None:
+        user = os.environ.get("MLFLOW_TRACKING_USERNAME", "")
+    user = user.strip()
     if not user:
         return base
     return f"{re.sub(r'[/:]', '-', user)}.{base}"

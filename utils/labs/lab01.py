@@ -151,6 +151,7 @@ def _profit_variants(y: np.ndarray, s: np.ndarray, t: float) -> dict[str, float]
 @task_check(
     LAB,
     "Task 1 · Break-even threshold",
+    points=2,
     hint="Contacting a customer with churn probability p is worth "
     "p x save_rate x customer value - offer_cost on average; solve for the p where it is 0.",
 )
@@ -187,6 +188,7 @@ def check_break_even(fb: Feedback, threshold: Any) -> None:
 @task_check(
     LAB,
     "Task 2 · Profit curve",
+    points=2,
     hint="For each threshold t: contacted = scores >= t; tp = churners contacted, "
     "fp = others contacted; profit = tp x (save_rate x customer value - offer_cost) "
     "- fp x offer_cost.",
@@ -248,6 +250,7 @@ def check_profit_curve(fb: Feedback, curve: Any, y_true: Any, scores: Any) -> No
 @task_check(
     LAB,
     "Task 3 · Threshold within the budget",
+    points=2,
     hint="Keep the rows of your curve whose contact_share is at most the budget, then take "
     "the threshold with the highest profit among them.",
 )
@@ -281,6 +284,7 @@ def check_threshold(fb: Feedback, threshold: Any, y_true: Any, scores: Any) -> N
 @task_check(
     LAB,
     "Task 4 · Duplicates",
+    points=2,
     hint="batch.duplicated() marks rows equal to an earlier row; "
     "batch['customer_id'].duplicated() marks every repeated id, exact copies included.",
 )
@@ -349,6 +353,7 @@ def _mistake(column: str, kind: str, theirs: int, batch: pd.DataFrame) -> str:
 @task_check(
     LAB,
     "Task 5 · Missing and invalid values per column",
+    points=2,
     hint="One row per column of the batch. missing: null or blank text. invalid: present "
     "but outside VALID_RANGES or not in CANONICAL; columns without a rule have 0.",
 )

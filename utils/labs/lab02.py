@@ -211,6 +211,7 @@ def _parts(estimator: Any, path: str = "") -> list[tuple[str, Any]]:
 @task_check(
     LAB,
     "Task 1 · Inconsistent categories",
+    points=2,
     hint="Strip spaces and lower-case each value, then map it with a dict that knows every "
     "spelling (start from utils.cleaning.VOCABULARY and add the new ones); look at "
     "value_counts() of each column to find them.",
@@ -256,6 +257,7 @@ def check_categories(fb: Feedback, categories: pd.DataFrame) -> None:
 @task_check(
     LAB,
     "Task 2 · Duplicates",
+    points=2,
     hint="Fix the spellings first (Task 1), then keep one row per customer_id with "
     "drop_duplicates(subset='customer_id', keep='first').",
 )
@@ -297,6 +299,7 @@ _VALUE_HINTS: dict[str, str] = {
 @task_check(
     LAB,
     "Task 3 · Types and impossible values",
+    points=2,
     hint="Parse the dates format by format, map autopay to booleans, set ages outside "
     "18-100 to missing and fill missing ages with the median, take abs() of tenures, divide "
     "fees above 100 by 100, then .astype(true_types) as the batch has.",
@@ -362,6 +365,7 @@ def check_clean(fb: Feedback, clean: pd.DataFrame) -> None:
 @task_check(
     LAB,
     "Task 4 · A leak-free pipeline, cross-validated",
+    points=2,
     hint="model = Pipeline([('preprocess', ColumnTransformer([...])), ('classifier', "
     "LogisticRegression(max_iter=1000))]) with every step unfitted; then cv_scores = "
     "cross_val_score(model, X_train, y_train, cv=cv, scoring='roc_auc').",
@@ -446,6 +450,7 @@ def check_pipeline(fb: Feedback, model: Any, cv_scores: Any) -> None:
 @task_check(
     LAB,
     "Task 5 · One score on the test set",
+    points=2,
     hint="fitted = clone(model).fit(X_train, y_train); test_auc = "
     "roc_auc_score(y_test, fitted.predict_proba(X_test)[:, 1]).",
 )

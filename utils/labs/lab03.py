@@ -137,6 +137,7 @@ def _parent_run(fb: Feedback, parent_run_id: Any) -> Any | None:
 @task_check(
     LAB,
     "Task 1 · Search space",
+    points=2,
     hint="A list of dicts such as {'max_depth': 4, 'min_samples_leaf': 20}; "
     "vary both hyperparameters, 4 to 8 configurations in all.",
 )
@@ -206,6 +207,7 @@ def check_search_space(fb: Feedback, configurations: Any) -> None:
 @task_check(
     LAB,
     "Task 2 · Nested, tracked search",
+    points=3,
     hint="with mlflow.start_run(run_name=...) as parent: then, for each configuration, "
     "with mlflow.start_run(run_name=..., nested=True): log_params(config) and "
     "log_metric('val_auc', ...). Afterwards parent_run_id = parent.info.run_id.",
@@ -293,6 +295,7 @@ def check_nested_search(fb: Feedback, parent_run_id: Any, configurations: Any) -
 @task_check(
     LAB,
     "Task 3 · Best run by search",
+    points=3,
     hint="mlflow.search_runs(experiment_ids=[kit.experiment_id], "
     "filter_string=f\"tags.mlflow.parentRunId = '{parent_run_id}'\", "
     "order_by=['metrics.val_auc DESC']); the best run is the first row.",
@@ -385,6 +388,7 @@ def _check_ranking(fb: Feedback, ranked: pd.DataFrame, children: dict, parent: A
 @task_check(
     LAB,
     "Task 4 · Search summary on the parent",
+    points=2,
     hint="Reopen the parent with `with mlflow.start_run(run_id=parent_run_id):`, then "
     "mlflow.set_tag('best_run_id', best_run_id) and mlflow.log_metric('best_val_auc', ...).",
 )

@@ -118,6 +118,7 @@ def _first_difference(got: pd.Series, want: pd.Series, given: pd.Series) -> str 
 @task_check(
     LAB,
     "Task 1 · Clean raw inputs",
+    points=2,
     hint="For each text column: strip the spaces, lower-case, map to the training spelling "
     "(vocabulary[column]), and keep what the map does not know; work on frame.copy().",
 )
@@ -185,6 +186,7 @@ def check_clean_inputs(fb: Feedback, clean_inputs: Any) -> None:
 @task_check(
     LAB,
     "Task 2 · The custom model",
+    points=3,
     hint="predict should: clean = clean_inputs(model_input); probability = "
     "self.pipeline.predict_proba(clean[FEATURES])[:, 1]; return a DataFrame with "
     "churn_probability and decision (np.where(probability >= self.threshold, ...)).",
@@ -347,6 +349,7 @@ def _check_signature(fb: Feedback, info: Any) -> None:
 @task_check(
     LAB,
     "Task 3 · Log it with a signature and an input example",
+    points=3,
     hint="mlflow.pyfunc.log_model(name=..., python_model=scorer, signature=signature, "
     "input_example=example, model_config={'threshold': THRESHOLD}, "
     "pip_requirements=REQUIREMENTS); then model_uri = info.model_uri.",
@@ -418,6 +421,7 @@ def check_logged_model(fb: Feedback, model_uri: Any) -> None:
 @task_check(
     LAB,
     "Task 4 · Evaluate it",
+    points=2,
     hint="Inside mlflow.start_run(): mlflow.models.evaluate(model_uri, evaluation_data, "
     "targets=TARGET, predictions='churn_probability', extra_metrics=[roc_auc]); then "
     "evaluation_run_id = run.info.run_id.",

@@ -109,6 +109,7 @@ def _as_array(predictions: Any) -> np.ndarray | None:
 @task_check(
     LAB,
     "Task 1 · Log and register the model",
+    points=2,
     hint="Log inside `with mlflow.start_run():` with name='model' and "
     "pyfunc_predict_fn='predict_proba', then "
     "`version = mlflow.register_model(model_info.model_uri, MODEL_NAME)`.",
@@ -172,6 +173,7 @@ def check_registration(fb: Feedback, version: Any) -> None:
 @task_check(
     LAB,
     "Task 2 · Set the alias",
+    points=2,
     hint="client.set_registered_model_alias(MODEL_NAME, ALIAS, version.version), then "
     "aliased = client.get_model_version_by_alias(MODEL_NAME, ALIAS).",
 )
@@ -236,6 +238,7 @@ def _ping(url: str) -> int | None:
 @task_check(
     LAB,
     "Task 3 · Serve the aliased model",
+    points=2,
     hint="model_uri = f'models:/{MODEL_NAME}@{ALIAS}'; "
     "server = stack.enter_context(model_server(model_uri)); url = server.url",
 )
@@ -267,6 +270,7 @@ def check_server(fb: Feedback, model_uri: Any, url: Any) -> None:
 @task_check(
     LAB,
     "Task 4 · Query the endpoint",
+    points=2,
     hint="predictions = predict_churn(url, sample) sends the sample as dataframe_split.",
 )
 def check_predictions(fb: Feedback, predictions: Any, url: Any, sample: Any) -> None:
@@ -328,6 +332,7 @@ def check_predictions(fb: Feedback, predictions: Any, url: Any, sample: Any) -> 
 @task_check(
     LAB,
     "Task 5 · Read an error response",
+    points=2,
     hint=f"try: predict_churn(url, sample.drop(columns='{DROPPED_COLUMN}')) "
     "except ServingError as exc: error = exc",
 )

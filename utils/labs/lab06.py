@@ -142,6 +142,7 @@ def _expect_run_here(fb: Feedback, run_id: str, what: str) -> Any | None:
 @task_check(
     LAB,
     "Task 1 · Detect drift",
+    points=2,
     hint="report = drift_report(X_train, november, NUMERIC, CATEGORICAL); the features whose "
     "PSI is above 0.25 (the column `drifted`) have drifted.",
 )
@@ -203,6 +204,7 @@ def check_drift(fb: Feedback, report: Any, drifted: Any) -> None:
 @task_check(
     LAB,
     "Task 2 · Retrain on a recent window",
+    points=2,
     hint=f"A window after the price change whose labels are known and that ends before the "
     f"holdout: train_start='{PRICE_CHANGE_MONTH}', train_end='2025-09'. Log the params, the "
     "model, register it and set the alias 'challenger'.",
@@ -297,6 +299,7 @@ def _check_result(fb: Feedback, result: Any, version: Any, role: str, other: Any
 @task_check(
     LAB,
     "Task 3 · Evaluate champion and challenger",
+    points=2,
     hint="with mlflow.start_run(): result = mlflow.models.evaluate("
     "f'models:/{MODEL_NAME}@challenger', holdout_data, targets=TARGET, "
     "model_type='classifier', evaluator_config={'log_model_explainability': False})",
@@ -327,6 +330,7 @@ def _should_win(challenger: float, champion: float) -> bool:
 @task_check(
     LAB,
     "Task 4 · Gate, then promote",
+    points=2,
     hint="try: mlflow.validate_evaluation_results(gate, challenger_result, champion_result), "
     "then move the champion alias and set promoted = True; "
     "except ModelValidationFailedException: promoted = False",
@@ -385,6 +389,7 @@ def check_promotion(
 @task_check(
     LAB,
     "Task 5 · Reject a stale challenger",
+    points=2,
     hint="Evaluate models:/<name>@challenger, then try: mlflow.validate_evaluation_results("
     "gate, stale_result, <the current champion's result>) except "
     "ModelValidationFailedException as exc: gate_error = exc. Leave the alias alone.",

@@ -221,6 +221,7 @@ def _check_python_env(fb: Feedback, text: str) -> None:
 @task_check(
     LAB,
     "Task 1 · Package the training as a project",
+    points=3,
     hint="MLproject: `name: ...`, `python_env: python_env.yaml`, then entry_points: main: "
     "parameters: start/end (string), C (float), command: "
     '"python train.py --start {start} --end {end} --C {C}".',
@@ -353,6 +354,7 @@ def _project_run(fb: Feedback, run_id: str, stack: Any) -> Any | None:
 @task_check(
     LAB,
     "Task 2 · Run the project on the stack",
+    points=3,
     hint="submitted = mlflow.projects.run(str(project_dir), entry_point='main', "
     "parameters=RUN_PARAMETERS, experiment_id=experiment_id, env_manager='local'); "
     "run_id = submitted.run_id",
@@ -447,6 +449,7 @@ def model_prefix(artifact_location: str) -> str:
 @task_check(
     LAB,
     "Task 3 · Find the model in the bucket",
+    points=2,
     hint="The model's files live under mlflow/ + model.artifact_location without "
     "'mlflow-artifacts:/'; list them with s3.list_objects_v2(Bucket=aws.bucket, Prefix=...).",
 )
@@ -518,6 +521,7 @@ def check_model_in_bucket(fb: Feedback, model_keys: Any, run_id: Any, stack: Any
 @task_check(
     LAB,
     "Task 4 · Register the model",
+    points=2,
     hint="version = mlflow.register_model(model.model_uri, MODEL_NAME), with MLflow "
     "pointed at the stack.",
 )
