@@ -12,7 +12,7 @@ PORT   ?= 5000
 
 .DEFAULT_GOAL := help
 .PHONY: help setup start test notebook lab-check ui aws-stack reset labs nav check lint format \
-        classroom clean-notebooks benchmark datasets hooks clean slides diagrams screenshots site
+        classroom grade gradebook clean-notebooks benchmark datasets hooks clean slides diagrams screenshots site
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -54,6 +54,14 @@ aws-stack: $(STAMP)  ## Run the local AWS-style stack (PostgreSQL, S3, MLflow) u
 classroom: $(STAMP)  ## Run a tracking server for a class: make classroom ROSTER=roster.txt DIR=~/class
 	$(if $(and $(ROSTER),$(DIR)),,$(error Give a roster and a class folder: make classroom ROSTER=roster.txt DIR=~/class-mlflow))
 	$(PY) -m utils.classroom start --roster "$(ROSTER)" --dir "$(DIR)" --port $(PORT) $(ARGS)
+
+grade: $(STAMP)  ## Grade submitted lab notebooks in fresh kernels: make grade SUBMISSIONS=DIR LAB=03
+	$(if $(and $(SUBMISSIONS),$(LAB)),,$(error Give the submissions folder and the lab: make grade SUBMISSIONS=~/lab03 LAB=03))
+	$(PY) -m tools.grade "$(SUBMISSIONS)" "$(LAB)" $(ARGS)
+
+gradebook: $(STAMP)  ## Class progress from the class server into CSV and HTML: make gradebook DIR=~/class
+	$(if $(DIR),,$(error Give the class folder: make gradebook DIR=~/class-mlflow))
+	$(PY) -m tools.gradebook --dir "$(DIR)" --port $(PORT) $(ARGS)
 
 reset:  ## Delete the kit's MLflow store (all local runs, models and logs)
 	rm -rf $(STORE) mlruns

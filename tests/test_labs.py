@@ -1,5 +1,7 @@
-"""Every lab runs twice: its solution passes every check, its student version runs to the
-end with every task reported unfinished. Student notebooks match their solutions."""
+"""Every lab runs twice, through the grader: its solution passes every check and scores
+every point; its student version runs to the end with every task unfinished and scores
+nothing, even when the saved notebook shows passing checks. Student notebooks match their
+solutions."""
 
 from __future__ import annotations
 
@@ -7,9 +9,10 @@ import importlib
 import json
 from pathlib import Path
 
+import nbformat
 import pytest
 
-from tools import labs, runner
+from tools import grade, labs, runner
 from utils import checks
 
 
@@ -23,12 +26,21 @@ def declared_tasks(solution: Path) -> list[str]:
     return checks.TASKS.get(lab_id(solution), [])
 
 
-def run_lab(path: Path, tmp_path: Path, template_db: Path) -> list[dict]:
+def run_lab(path: Path, tmp_path: Path, template_db: Path) -> tuple[grade.Grade, list[dict]]:
+    """Grade ``path`` as ``make grade`` does; return the grade and what its own checks said."""
     report = tmp_path / "checks.jsonl"
-    result = runner.run_notebook(path, tmp_path, template_db, env={checks.REPORT_ENV: str(report)})
+    graded, result = grade.grade_submission(
+        "test",
+        path,
+        lab_id(path),
+        tmp_path / "run",
+        template_db,
+        env={checks.REPORT_ENV: str(report)},
+    )
+    assert result is not None
     runner.check_result(result)
     assert report.exists(), f"{path.name} called no check"
-    return [json.loads(line) for line in report.read_text().splitlines()]
+    return graded, [json.loads(line) for line in report.read_text().splitlines()]
 
 
 SOLUTIONS = labs.solution_notebooks()
@@ -43,12 +55,28 @@ def test_student_notebooks_match_their_solutions() -> None:
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda p: p.parent.name + "-solution")
 def test_lab_solution_passes_every_check(solution: Path, tmp_path: Path, template_db: Path) -> None:
-    entries = run_lab(solution, tmp_path, template_db)
+    graded, entries = run_lab(solution, tmp_path, template_db)
     not_passed = [
         f"{e['task']}: {e['status']} {e['problems']}" for e in entries if e["status"] != "passed"
     ]
     assert not not_passed, "\n".join(not_passed)
     assert {e["task"] for e in entries} == set(declared_tasks(solution))
+    lost = {task: r["message"] for task, r in graded.tasks.items() if r["score"] != r["points"]}
+    assert not lost, f"the grader took points from the solution: {lost}"
+    assert graded.total == sum(checks.POINTS[lab_id(solution)].values()) > 0
+    assert list(graded.tasks) == declared_tasks(solution)
+
+
+def with_passing_outputs(student: Path, folder: Path) -> Path:
+    """The student notebook as saved after faking every check: each shows a pass."""
+    notebook = nbformat.read(student, as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and "check_" in cell.source and "import" not in cell.source:
+            text = "✅ Task: passed (2/2 points)\n"
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text)]
+    path = folder / student.name
+    nbformat.write(notebook, path)
+    return path
 
 
 @pytest.mark.notebook
@@ -57,10 +85,15 @@ def test_lab_solution_passes_every_check(solution: Path, tmp_path: Path, templat
 def test_lab_student_version_runs_with_every_task_unfinished(
     solution: Path, tmp_path: Path, template_db: Path
 ) -> None:
-    entries = run_lab(labs.student_path(solution), tmp_path, template_db)
+    faked = with_passing_outputs(labs.student_path(solution), tmp_path)
+    graded, entries = run_lab(faked, tmp_path, template_db)
     done = [f"{e['task']}: {e['status']}" for e in entries if e["status"] != "unfinished"]
     assert not done, "tasks not reported unfinished in the student version:\n" + "\n".join(done)
     assert {e["task"] for e in entries} == set(declared_tasks(solution))
+    assert graded.total == 0, {task: r["score"] for task, r in graded.tasks.items()}
+    in_kernel = [r for r in graded.tasks.values() if "graded_from" not in r]
+    assert in_kernel and all(r["status"] == "unfinished" for r in in_kernel)
+    assert list(graded.tasks) == declared_tasks(solution)
 
 
 def test_solution_markers_are_removed_for_students() -> None:

@@ -211,6 +211,8 @@ def run_notebook(
     template_db: Path | None = None,
     env: Mapping[str, str | None] | None = None,
     cell_timeout: int = 300,
+    cwd: Path | None = None,
+    allow_errors: bool = False,
 ) -> RunResult:
     """Execute ``path`` in a fresh kernel with its own store; never raises for cell errors.
 
@@ -220,6 +222,9 @@ def run_notebook(
         template_db: A migrated empty tracking database to start from (faster).
         env: More environment variables for the kernel (``None`` removes one).
         cell_timeout: Seconds one cell may take.
+        cwd: The folder the kernel starts in; by default the notebook's own.
+        allow_errors: Run every cell even after one raised (the first error is still
+            reported); the grader uses it so one broken task does not hide the others.
 
     Returns:
         A :class:`RunResult`; its ``error``, ``deprecations`` and ``leaked`` say what
@@ -252,10 +257,11 @@ def run_notebook(
                 str(path),
                 str(executed),
                 kernel_name=KERNEL_NAME,
-                cwd=str(path.parent),
+                cwd=str(cwd or path.parent),
                 progress_bar=False,
                 log_output=False,
                 execution_timeout=cell_timeout,
+                allow_errors=allow_errors,
             )
         except Exception as exc:  # noqa: BLE001 - any failure becomes the test's message
             error = describe_cell_error(exc, path)
