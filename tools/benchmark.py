@@ -4,9 +4,11 @@
 (so runs do not compete for the two cores) and records its wall time (median over
 ``--repeat`` runs) and the peak memory of its kernel with everything the kernel started.
 It also measures the kit's fixed cost per notebook (a fresh kernel plus the setup cell)
-against a fresh kernel that only runs ``import mlflow, pandas, sklearn``. Last, it runs
+against a fresh kernel that only runs ``import mlflow, pandas, sklearn``. Then it runs
 the class server load test (:mod:`tools.classroom_load`, 30 students) unless
-``--skip-classroom`` is given.
+``--skip-classroom`` is given, and grades a class's worth of lab submissions with
+``make grade`` (:mod:`tools.grade`) unless ``--skip-grading`` is given.
+``--only-grading`` measures the grading alone and rewrites only its section.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from pathlib import Path
 import nbformat
 import psutil
 
-from tools import classroom_load, runner
+from tools import classroom_load, grade, labs, runner
 from tools.notebook_checks import ROOT, lab_notebooks, lesson_notebooks
 from utils.notebook import FIGURES_ENV
 
@@ -32,6 +34,8 @@ OUTPUT = ROOT / "BENCHMARK.md"
 BARE = "import mlflow, pandas, sklearn"
 KIT = 'from utils import setup_notebook\n\nkit = setup_notebook("benchmark_overhead")'
 CLASS_SIZE = 30  # students in the class server load test
+GRADED_LAB = "lab03"  # the lab whose submissions the grading benchmark grades
+GRADING_HEADING = "## Grading a class's submissions"
 
 
 @dataclass
@@ -135,6 +139,57 @@ def render(rows: list[Row], overhead: tuple[Row, Row], repeat: int) -> str:
     return "\n".join(lines)
 
 
+def measure_grading(count: int = CLASS_SIZE, lab: str = GRADED_LAB) -> tuple[str, bool]:
+    """Grade ``count`` submissions of ``lab`` (half solutions, half student versions).
+
+    Returns:
+        The markdown section, and whether every grade came out as expected.
+    """
+    solution = grade.solution_of(lab)
+    with tempfile.TemporaryDirectory(prefix="kit-bench-grade-") as tmp:
+        folder = Path(tmp) / "submissions"
+        folder.mkdir()
+        for number in range(count):
+            source = solution if number % 2 == 0 else labs.student_path(solution)
+            (folder / f"student{number:02d}.ipynb").write_bytes(source.read_bytes())
+        start = time.perf_counter()
+        grades = grade.grade_folder(folder, lab, jobs=psutil.cpu_count(logical=True) or 2)
+        seconds = time.perf_counter() - start
+    full = sum(1 for g in grades if g.total == g.possible)
+    nothing = sum(1 for g in grades if g.total == 0)
+    ok = full == (count + 1) // 2 and nothing == count // 2
+    print(f"  {count} submissions of {lab} graded in {seconds:.0f} s ({'ok' if ok else 'FAILED'})")
+    per = seconds / count
+    text = "\n".join(
+        [
+            GRADING_HEADING,
+            "",
+            f"`make grade SUBMISSIONS=DIR LAB={lab[3:]}` on {count} submissions of {lab} "
+            f"(half solutions, half untouched student notebooks), graded "
+            f"{psutil.cpu_count(logical=True)} at a time, each in a fresh kernel with its own "
+            f"store. Date: {time.strftime('%Y-%m-%d')}.",
+            "",
+            "| figure | value |",
+            "|---|---:|",
+            f"| submissions | {count} |",
+            f"| wall time | {seconds:.0f} s ({seconds / 60:.1f} min) |",
+            f"| per submission | {per:.1f} s |",
+            f"| full marks / zero, as expected | {full} / {nothing} ({'ok' if ok else 'FAILED'}) |",
+            "",
+        ]
+    )
+    return text, ok
+
+
+def replace_section(text: str, heading: str, section: str) -> str:
+    """Return ``text`` with the ``##`` section ``heading`` replaced by ``section`` (or added)."""
+    start = text.find(heading)
+    if start < 0:
+        return text.rstrip("\n") + "\n\n" + section
+    end = text.find("\n## ", start + len(heading))
+    return text[:start] + section + (text[end + 1 :] if end >= 0 else "")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and write BENCHMARK.md."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -144,7 +199,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--skip-classroom", action="store_true", help="skip the class server load test"
     )
+    parser.add_argument("--skip-grading", action="store_true", help="skip the grading run")
+    parser.add_argument(
+        "--only-grading", action="store_true", help="measure grading alone; keep the rest"
+    )
     args = parser.parse_args(argv)
+    if args.only_grading:
+        print(f"grading {CLASS_SIZE} submissions:", flush=True)
+        section, ok = measure_grading()
+        old = args.output.read_text(encoding="utf-8") if args.output.exists() else ""
+        args.output.write_text(replace_section(old, GRADING_HEADING, section), encoding="utf-8")
+        print(f"wrote {args.output}")
+        return 0 if ok else 1
     paths = [p for p in lesson_notebooks() + lab_notebooks() if args.only in str(p)]
     with tempfile.TemporaryDirectory(prefix="kit-bench-") as tmp:
         folder = Path(tmp)
@@ -164,9 +230,14 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as error:  # the notebooks' figures are written all the same
             print(f"  FAILED: {error}")
             text, load_ok = text + f"\n## Class server load test\n\nFailed: {error}\n", False
+    grading_ok = True
+    if not args.skip_grading:
+        print(f"grading {CLASS_SIZE} submissions:", flush=True)
+        section, grading_ok = measure_grading()
+        text = text.rstrip("\n") + "\n\n" + section
     args.output.write_text(text, encoding="utf-8")
     print(f"wrote {args.output}")
-    return 0 if all(row.ok for row in rows) and load_ok else 1
+    return 0 if all(row.ok for row in rows) and load_ok and grading_ok else 1
 
 
 if __name__ == "__main__":
