@@ -74,7 +74,13 @@ def student_markdown(text: str) -> str:
 def student_notebook(solution: Path) -> nbformat.NotebookNode:
     """Build the student notebook from a solution notebook."""
     nb = nbformat.read(solution, as_version=4)
-    stem, student_stem = solution.stem, student_path(solution).stem
+    return student_version(nb, solution.stem, student_path(solution).stem)
+
+
+def student_version(
+    nb: nbformat.NotebookNode, stem: str, student_stem: str
+) -> nbformat.NotebookNode:
+    """Turn a solution notebook (changed in place) into its student version."""
     cells = []
     for cell in nb.cells:
         if cell.cell_type == "code":
