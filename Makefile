@@ -12,7 +12,7 @@ PORT   ?= 5000
 
 .DEFAULT_GOAL := help
 .PHONY: help setup start test notebook lab-check ui aws-stack reset labs nav check lint format \
-        classroom grade gradebook translations clean-notebooks benchmark datasets hooks clean slides diagrams screenshots site
+        classroom grade gradebook translations messages clean-notebooks benchmark datasets hooks clean slides diagrams screenshots site
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -72,6 +72,9 @@ labs: $(STAMP)  ## Regenerate every lab's student notebook from its solution
 translations: $(STAMP)  ## Regenerate the Spanish notebooks from the English ones and translations/es/
 	$(PY) -m tools.translations
 
+messages: $(STAMP)  ## Merge the code's messages into the Spanish catalogue utils/locale/es/
+	$(PY) -m tools.messages
+
 nav: $(STAMP)  ## Regenerate the notebooks' navigation, slide marks and the README's course map
 	$(PY) -m tools.navigation
 
@@ -93,6 +96,7 @@ check: $(STAMP)  ## Quick checks: notebook hygiene, navigation, pictures, ruff
 	$(PY) -m tools.navigation --check
 	$(PY) -m tools.labs --check
 	$(PY) -m tools.translations --check
+	$(PY) -m tools.messages --check
 	$(PY) -m tools.diagrams --check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

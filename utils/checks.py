@@ -26,6 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from utils.i18n import _, with_article
+
 REPORT_ENV = "KIT_LAB_REPORT"
 Status = Literal["passed", "failed", "unfinished"]
 SYMBOLS: dict[str, str] = {"passed": "✅", "failed": "❌", "unfinished": "⏳"}
@@ -83,8 +85,8 @@ class Feedback:
     def message(self) -> str:
         """One line for a gradebook: the first problem, or what the status means."""
         if self.unfinished:
-            return "unfinished: the answer is still `...`"
-        return self.problems[0] if self.problems else "every expectation holds"
+            return _("unfinished: the answer is still `...`")
+        return self.problems[0] if self.problems else _("every expectation holds")
 
     def as_record(self) -> dict[str, Any]:
         """Return the result as plain data (JSON-ready), as it is recorded."""
@@ -107,33 +109,39 @@ class Feedback:
     def expect_type(self, value: Any, types: type | tuple[type, ...], what: str) -> bool:
         """Expect ``value`` to be of ``types``; the message names the type received."""
         allowed = types if isinstance(types, tuple) else (types,)
-        names = " or ".join(t.__name__ for t in allowed)
+        names = _(" or ").join(t.__name__ for t in allowed)
         ok = isinstance(value, allowed) and not (isinstance(value, bool) and bool not in allowed)
         got = type(value).__name__
         return self.expect(
-            ok, f"{what} is {_a(names)}", f"{what} should be {_a(names)}, not {_a(got)}"
+            ok,
+            _("{what} is {a_type}").format(what=what, a_type=with_article(names)),
+            _("{what} should be {a_type}, not {a_got}").format(
+                what=what, a_type=with_article(names), a_got=with_article(got)
+            ),
         )
 
     def __str__(self) -> str:
-        head = f"{SYMBOLS[self.status]} {self.task}: {self.status}"
+        status = {"passed": _("passed"), "failed": _("failed"), "unfinished": _("unfinished")}
+        head = f"{SYMBOLS[self.status]} {self.task}: {status[self.status]}"
         if self.points:
-            head += f" ({self.score}/{self.points} points)"
+            head += " " + _("({score}/{points} points)").format(
+                score=self.score, points=self.points
+            )
         if self.unfinished:
-            return f"{head}. Replace the `...` with your answer, run the cell, then this check."
+            return (
+                head
+                + ". "
+                + _("Replace the `...` with your answer, run the cell, then this check.")
+            )
         lines = [head]
         lines += [f"   ✔ {text}" for text in self.good]
         lines += [f"   ✘ {text}" for text in self.problems]
         if self.problems and self.hint:
-            lines.append(f"   Hint: {self.hint}")
+            lines.append("   " + _("Hint: {hint}").format(hint=self.hint))
         return "\n".join(lines)
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(str(self))
-
-
-def _a(noun: str) -> str:
-    """Return ``noun`` with its indefinite article: ``"an int"``, ``"a float"``."""
-    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
 
 
 def is_unfinished(value: Any) -> bool:
@@ -182,8 +190,10 @@ def evaluate(
         func(feedback, *answers, **named)
     except Exception as exc:  # noqa: BLE001 - a student sees a message instead
         feedback.problems.append(
-            f"checking your answer raised {type(exc).__name__}: {exc}. "
-            "Look at what your answer holds (its type and shape)."
+            _(
+                "checking your answer raised {error}: {message}. "
+                "Look at what your answer holds (its type and shape)."
+            ).format(error=type(exc).__name__, message=exc)
         )
     return feedback
 

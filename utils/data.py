@@ -30,6 +30,7 @@ from typing import Any
 
 import pandas as pd
 
+from utils.i18n import N_, _
 from utils.paths import datasets_dir
 
 __all__ = [
@@ -57,7 +58,7 @@ TARGET = "churned_next_month"
 
 MANIFEST_NAME = "manifest.json"
 ANSWER_KEY_NAME = "answer_key.json"
-RESTORE_HINT = (
+RESTORE_HINT = N_(
     "To restore it, run `git checkout -- datasets/{file}` from the repository root, "
     "or regenerate every data file with `make datasets` "
     "(which runs `python -m tools.generate_datasets`)."
@@ -122,9 +123,10 @@ class DatasetError(Exception):
         self.file = file
         self.problem = problem
         location = datasets_dir() / file
-        message = f"datasets/{file} {problem} (looked at {location}). " + RESTORE_HINT.format(
-            file=file
+        message = _("datasets/{file} {problem} (looked at {location}).").format(
+            file=file, problem=problem, location=location
         )
+        message += " " + _(RESTORE_HINT).format(file=file)
         super().__init__(message)
 
     def __reduce__(self) -> tuple[type[DatasetError], tuple[str, str]]:
@@ -149,13 +151,15 @@ def _manifest() -> dict[str, Any]:
     """
     path = datasets_dir() / MANIFEST_NAME
     if not path.is_file():
-        raise DatasetError(MANIFEST_NAME, "is missing")
+        raise DatasetError(MANIFEST_NAME, _("is missing"))
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DatasetError(MANIFEST_NAME, f"is not valid JSON ({exc})") from None
+        raise DatasetError(
+            MANIFEST_NAME, _("is not valid JSON ({error})").format(error=exc)
+        ) from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), list):
-        raise DatasetError(MANIFEST_NAME, "has no 'files' list")
+        raise DatasetError(MANIFEST_NAME, _("has no 'files' list"))
     return manifest
 
 
@@ -195,7 +199,7 @@ def _verify(entry: dict[str, Any]) -> Path:
     rel = entry["path"]
     path = datasets_dir() / rel
     if not path.is_file():
-        raise DatasetError(rel, "is missing")
+        raise DatasetError(rel, _("is missing"))
     stat = path.stat()
     key = (str(path), stat.st_size, stat.st_mtime_ns, entry["sha256"])
     if key in _VERIFIED:
@@ -203,15 +207,17 @@ def _verify(entry: dict[str, Any]) -> Path:
     actual = _sha256(path)
     if actual != entry["sha256"]:
         expected_size = entry["size"]
+        sizes = {"size": stat.st_size, "expected": expected_size}
         if stat.st_size < expected_size:
-            what = f"is truncated ({stat.st_size} of {expected_size} bytes)"
+            what = _("is truncated ({size} of {expected} bytes)").format(**sizes)
         elif stat.st_size > expected_size:
-            what = f"has changed size ({stat.st_size} bytes, expected {expected_size})"
+            what = _("has changed size ({size} bytes, expected {expected})").format(**sizes)
         else:
-            what = "has been modified"
-        raise DatasetError(
-            rel, f"{what}: checksum mismatch, expected sha256 {entry['sha256']}, actual {actual}"
+            what = _("has been modified")
+        mismatch = _("checksum mismatch, expected sha256 {expected}, actual {actual}").format(
+            expected=entry["sha256"], actual=actual
         )
+        raise DatasetError(rel, f"{what}: {mismatch}")
     _VERIFIED.add(key)
     return path
 
@@ -364,11 +370,15 @@ def load_dataset(name: str, table: str | None = None) -> pd.DataFrame:
     try:
         frame = read_unverified(path, fmt, table)
     except (ValueError, KeyError, OSError, sqlite3.Error, json.JSONDecodeError) as exc:
-        raise DatasetError(entry["path"], f"could not be read ({exc})") from None
+        raise DatasetError(
+            entry["path"], _("could not be read ({error})").format(error=exc)
+        ) from None
     problems = _schema_problems(frame, columns)
     if problems:
-        where = f"table {table!r}: " if table else ""
-        raise DatasetError(entry["path"], f"has a schema mismatch, {where}" + "; ".join(problems))
+        where = _("table {table}: ").format(table=repr(table)) if table else ""
+        raise DatasetError(
+            entry["path"], _("has a schema mismatch, ") + where + "; ".join(problems)
+        )
     return frame
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from utils import paths
+from utils import i18n, paths
 
 SEED: int = 42
 
@@ -211,17 +211,21 @@ def use_experiment(name: str) -> str:
     return experiment_id
 
 
-def setup_notebook(name: str, seed: int = SEED) -> Kit:
+def setup_notebook(name: str, seed: int = SEED, lang: str | None = None) -> Kit:
     """Prepare a notebook: seeds, display, quiet MLflow, PATH, tracking URI, experiment.
 
     Args:
         name: The notebook or lab id, the file name without ``.ipynb``,
             e.g. ``"00_welcome_and_setup"``.
         seed: The seed for Python's and NumPy's random generators.
+        lang: The language of the kit's messages (lab feedback, errors): ``"en"`` or
+            ``"es"``; by default ``KIT_LANG``, else English.
 
     Returns:
         A :class:`Kit` with the paths, tracking URI, experiment and random generator.
     """
+    if lang is not None:
+        i18n.set_language(lang)
     quiet_mlflow()
     if os.environ.get(STRICT_ENV) == "1":
         fail_on_mlflow_deprecations()

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from utils import paths
+from utils.i18n import _
 from utils.notebook import experiment_name_for, get_or_create_experiment
 
 if TYPE_CHECKING:
@@ -146,10 +147,10 @@ def save_attempt(feedback: Feedback) -> str | None:
         client.set_terminated(run_id, end_time=stamp)
     except Exception as error:  # noqa: BLE001 - the feedback stands; the student is told
         reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
-        return (
-            f"(This result was not saved in MLflow: {type(error).__name__}: {reason}. "
-            "The feedback above is right; run the check again once the tracking server answers.)"
-        )
+        return _(
+            "(This result was not saved in MLflow: {error}: {reason}. The feedback above "
+            "is right; run the check again once the tracking server answers.)"
+        ).format(error=type(error).__name__, reason=reason)
     finally:
         for var, value in saved.items():
             if value is None:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from utils import paths
+from utils.i18n import _
 
 HOST = "127.0.0.1"
 MLFLOW_CLI = [sys.executable, "-m", "mlflow"]
@@ -244,15 +245,29 @@ def _wait_until_ready(
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise ServerError(
-                f"{server.name} exited with code {process.returncode} before it was ready.\n"
-                f"Its log ({server.log_path}) ends with:\n{server.log_tail()}"
+                _(
+                    "{name} exited with code {code} before it was ready.\n"
+                    "Its log ({log}) ends with:\n{tail}"
+                ).format(
+                    name=server.name,
+                    code=process.returncode,
+                    log=server.log_path,
+                    tail=server.log_tail(),
+                )
             )
         if ready():
             return
         time.sleep(0.25)
     raise ServerError(
-        f"{server.name} did not answer {what} within {timeout:.0f} s.\n"
-        f"Its log ({server.log_path}) ends with:\n{server.log_tail()}"
+        _(
+            "{name} did not answer {what} within {seconds} s.\nIts log ({log}) ends with:\n{tail}"
+        ).format(
+            name=server.name,
+            what=what,
+            seconds=f"{timeout:.0f}",
+            log=server.log_path,
+            tail=server.log_tail(),
+        )
     )
 
 
@@ -366,9 +381,11 @@ def postgres_bin_dir() -> Path:
     if candidates:
         return candidates[-1].parent
     raise PostgresNotInstalled(
-        "PostgreSQL's server programs (initdb, postgres) are not installed. Install them "
-        "(Debian/Ubuntu: `sudo apt-get install postgresql`; macOS: `brew install "
-        "postgresql@15`) and restart the kernel, or use SQLite, which needs no server."
+        _(
+            "PostgreSQL's server programs (initdb, postgres) are not installed. Install them "
+            "(Debian/Ubuntu: `sudo apt-get install postgresql`; macOS: `brew install "
+            "postgresql@15`) and restart the kernel, or use SQLite, which needs no server."
+        )
     )
 
 
