@@ -206,53 +206,70 @@ def group_failures(failures: Sequence[Failure]) -> dict[str, list[Failure]]:
 def choose_versions(
     requirements: Sequence[Requirement],
     available: Callable[[str], list[str]],
-    resolves: Callable[[list[str]], bool],
+    resolve: Callable[[list[str]], dict[str, str] | None],
     max_tries: int = MAX_TRIES,
+    log: Callable[[str], None] = lambda message: None,
 ) -> list[Choice]:
     """Pick the newest release of every requirement that installs together with the rest.
 
     First the newest release of everything is tried at once. When pip cannot resolve
-    that, packages are added one at a time, each at the newest release that resolves
-    with those already chosen, going down the registry's list at most ``max_tries``
-    releases; a package none of which resolves is left for pip to choose.
+    that, pip chooses with no pins at all; each package it then holds below its newest
+    release is tried again at each newer release (newest first, at most
+    ``1 + max_tries`` of them) together with the others' choices, and keeps the first
+    that resolves, or else pip's choice.
 
     Args:
         requirements: The pinned requirements.
         available: Returns a package's releases, newest first (empty when unknown).
-        resolves: Tells whether pip can install a list of specs together.
+        resolve: Returns what pip would install for a list of specs, as
+            ``{normalized name: version}``, or ``None`` when it cannot resolve them.
         max_tries: Releases tried per package after its newest one.
+        log: Receives a line for each step.
 
     Returns:
         One :class:`Choice` per requirement, in the same order.
+
+    Raises:
+        LatestEnvError: pip cannot resolve the requirements even without pins.
     """
     listed = {req.name: available(req.name) for req in requirements}
-    choices = []
-    for req in requirements:
-        versions = listed[req.name]
-        if versions:
-            choices.append(Choice(req, versions[0], versions[0]))
-        else:
-            note = "the registry listed no releases; pip chose"
-            choices.append(Choice(req, None, None, note=note))
-    if resolves([c.requirement.spec(c.chosen) for c in choices]):
-        return choices
-
-    accepted: list[str] = []
+    choices = [Choice(req, (listed[req.name] or [None])[0], None) for req in requirements]
+    if all(c.newest for c in choices):
+        if resolve([c.requirement.spec(c.newest) for c in choices]) is not None:
+            for choice in choices:
+                choice.chosen = choice.newest
+            return choices
+        log("The newest releases do not install together: letting pip choose without pins")
+    free = resolve([req.spec() for req in requirements])
+    if free is None:
+        raise LatestEnvError(
+            "pip cannot install requirements.txt even without its pins (see the lines "
+            "above); check that the package registry is reachable."
+        )
     for choice in choices:
-        req = choice.requirement
-        candidates = listed[req.name][: max_tries + 1]
-        choice.chosen = None
-        for version in candidates:
-            if resolves([*accepted, req.spec(version)]):
+        choice.chosen = free.get(normalize(choice.requirement.name))
+        if choice.newest is None:
+            choice.note = "the registry listed no releases; pip chose"
+    for choice in choices:
+        if choice.newest is None or choice.chosen == choice.newest:
+            continue
+        releases = listed[choice.requirement.name]
+        newer = releases[: releases.index(choice.chosen)] if choice.chosen in releases else []
+        for version in newer[: max_tries + 1]:
+            others = [c.requirement.spec(c.chosen) for c in choices if c is not choice]
+            if resolve([*others, choice.requirement.spec(version)]) is not None:
                 choice.chosen = version
                 break
             choice.rejected.append(version)
-        if choice.chosen is None and choice.newest:
-            tried = ", ".join(choice.rejected)
-            choice.note = f"none of {tried} resolves with the others; pip chose"
-        elif choice.rejected:
-            choice.note = f"{', '.join(choice.rejected)} did not resolve; fell back"
-        accepted.append(req.spec(choice.chosen))
+        untried = len(newer) - len(choice.rejected) - (choice.chosen in newer)
+        if choice.chosen == choice.newest:
+            continue
+        if not choice.rejected:
+            choice.note = "pip chose this release, not the newest"
+            continue
+        choice.note = f"{', '.join(choice.rejected)} did not resolve here; fell back" + (
+            f" ({untried} newer releases not tried)" if untried > 0 else ""
+        )
     return choices
 
 
@@ -289,20 +306,34 @@ def pip_available(python: Path) -> Callable[[str], list[str]]:
     return available
 
 
-def pip_resolves(python: Path, log: Callable[[str], None]) -> Callable[[list[str]], bool]:
-    """Return a function telling whether pip resolves specs (a dry run, nothing installed)."""
+def pip_resolver(python: Path, log: Callable[[str], None]) -> Callable[..., dict[str, str] | None]:
+    """Return a function telling what pip would install for specs (a dry run)."""
 
-    def resolves(specs: list[str]) -> bool:
-        command = [str(python), "-m", "pip", "install", "--quiet", "--dry-run"]
-        done = run([*command, "--ignore-installed", *specs])
-        if done.returncode:
-            reason = first_line(
-                next((ln for ln in done.stderr.splitlines() if "ERROR" in ln), done.stderr)
-            )
-            log(f"  does not resolve: {specs[-1] if len(specs) > 1 else specs[0]} ({reason})")
-        return done.returncode == 0
+    def resolve(specs: list[str]) -> dict[str, str] | None:
+        with tempfile.TemporaryDirectory(prefix="kit-pip-") as folder:
+            report = Path(folder) / "report.json"
+            done = run(
+                [str(python), "-m", "pip", "install", "--quiet", "--dry-run",
+                 "--ignore-installed", "--report", str(report), *specs]
+            )  # fmt: skip
+            if done.returncode or not report.exists():
+                what = specs[-1] if len(specs) == 1 else f"{specs[-1]} with {len(specs) - 1} others"
+                log(f"  does not resolve: {what} ({pip_reason(done.stderr)})")
+                return None
+            install = json.loads(report.read_text()).get("install", [])
+        return {normalize(i["metadata"]["name"]): i["metadata"]["version"] for i in install}
 
-    return resolves
+    return resolve
+
+
+def pip_reason(stderr: str) -> str:
+    """Return the line of pip's error output that says why it could not install."""
+    errors = [
+        line.removeprefix("ERROR:").strip()
+        for line in stderr.splitlines()
+        if line.startswith("ERROR:") and not line.startswith("ERROR: Ignored the following")
+    ]
+    return first_line(errors[0] if errors else stderr) or "no reason given"
 
 
 def installed_versions(python: Path) -> dict[str, str]:
@@ -325,7 +356,7 @@ def build_latest_env(venv: Path, python: str, log: Callable[[str], None]) -> lis
     create_venv(venv, python)
     py = venv_python(venv)
     log("Reading the newest releases from the registry and checking they resolve")
-    choices = choose_versions(requirements, pip_available(py), pip_resolves(py, log))
+    choices = choose_versions(requirements, pip_available(py), pip_resolver(py, log), log=log)
     specs = [c.requirement.spec(c.chosen) for c in choices]
     log("Installing: " + " ".join(specs))
     done = run([str(py), "-m", "pip", "install", "--quiet", *specs])
