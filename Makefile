@@ -1,8 +1,19 @@
 # One entry point for the kit. `make help` lists the targets.
 # Windows without make: see "Windows" in README.md for the same commands.
 
+# The Python versions the kit is tested on (README, "Quick start", says the same).
+SUPPORTED_PYTHONS := 3.11 3.12 3.13
+
+# With no PYTHON given, .venv is built from python3 (as always). Naming a Python, e.g.
+# `make test PYTHON=python3.13`, uses a virtual environment of that version, .venv-3.13,
+# so that one never silently reuses another version's .venv.
 PYTHON ?= python3
-VENV   := .venv
+ifeq ($(origin PYTHON),file)
+VENV   ?= .venv
+else
+VENV   ?= .venv-$(or $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null),unknown)
+endif
+NO_PYTHON := No $(PYTHON) on PATH. Install one of Python $(SUPPORTED_PYTHONS), then run: make setup PYTHON=python3.11
 BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 STAMP  := $(VENV)/.kit-installed
@@ -11,15 +22,17 @@ STORE  := mlflow_store
 PORT   ?= 5000
 
 .DEFAULT_GOAL := help
-.PHONY: help setup start test notebook lab-check ui aws-stack reset labs nav check lint format \
+.PHONY: help setup start test test-latest notebook lab-check ui aws-stack reset labs nav check lint format \
         classroom grade gradebook translations messages clean-notebooks benchmark datasets hooks clean slides diagrams screenshots site
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 $(STAMP): requirements.txt pyproject.toml
-	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if v >= (3, 11) else \
-		"The kit needs Python 3.11 or newer; found %d.%d. Install it, then run: make setup PYTHON=python3.11" % v[:2])'
+	@command -v $(PYTHON) >/dev/null || { echo "$(NO_PYTHON)" >&2; exit 1; }
+	@$(PYTHON) -c 'import sys; v = "%d.%d" % sys.version_info[:2]; ok = "$(SUPPORTED_PYTHONS)".split(); \
+		sys.exit(0 if v in ok else "The kit supports Python %s; $(PYTHON) is %s. Install one of them, " \
+		"then run: make setup PYTHON=python%s" % (", ".join(ok), v, ok[0]))'
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
@@ -35,6 +48,9 @@ start: $(STAMP)  ## Set up, then open JupyterLab on notebook 00
 
 test: $(STAMP)  ## Set up, then run every test: checks, notebooks and labs
 	$(PY) -m pytest -n auto --dist worksteal $(ARGS)
+
+test-latest: $(STAMP)  ## Run every test on the newest release of each dependency into TEST_LATEST.md
+	$(PY) -m tools.test_latest --pinned $(VENV) $(if $(ARGS),-- $(ARGS))
 
 notebook: $(STAMP)  ## Run one notebook as the tests do, e.g. make notebook NB=03
 	$(PY) -m pytest tests/test_notebooks.py -k "$(NB)" -v

@@ -279,7 +279,11 @@ def notebook_links(nb: dict, path: Path) -> list[str]:
 def markdown_files() -> list[Path]:
     """Return the kit's markdown documents whose links are checked."""
     skip = {".venv", "build", "mlflow_store", ".git", "node_modules"}
-    return sorted(p for p in ROOT.rglob("*.md") if not skip.intersection(p.relative_to(ROOT).parts))
+    return sorted(
+        p
+        for p in ROOT.rglob("*.md")
+        if not any(part in skip or part.startswith(".venv-") for part in p.relative_to(ROOT).parts)
+    )
 
 
 def image_references(text: str) -> list[tuple[str, str, int]]:

@@ -127,7 +127,11 @@ class SiteMap:
             (a markdown page), ``"text"`` (a source file shown as text) or ``None``.
         """
         parts = rel.split("/")
-        if PRIVATE_PARTS.intersection(parts) or parts[-1] in PRIVATE_NAMES:
+        if (
+            PRIVATE_PARTS.intersection(parts)
+            or parts[-1] in PRIVATE_NAMES
+            or rel.startswith(".venv-")
+        ):
             return None
         if "solution" in parts[-1] or rel.startswith("utils/labs/"):
             return None  # the site is for students: no solutions, no lab answers
