@@ -149,3 +149,30 @@ def test_bad_arguments_are_named(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "is not a folder" in capsys.readouterr().err
     assert grade.main([str(tmp_path), "1"]) == 2
     assert "holds no submission" in capsys.readouterr().err
+
+
+def test_a_search_faked_on_the_parent_scores_nothing_from_state(
+    isolated_store: Path, tracking_to
+) -> None:  # noqa: ANN001
+    """Lab 03: top-level runs instead of nested ones, and a summary tagged by hand."""
+    import mlflow
+
+    from utils.labs import lab03
+
+    uri = f"sqlite:///{isolated_store / 'mlflow.db'}"
+    with tracking_to(uri):
+        experiment = mlflow.set_experiment("lab03_student").experiment_id
+        ids = []
+        for depth in (3, 6, 9, 12):
+            with mlflow.start_run() as run:
+                mlflow.log_params({"max_depth": depth, "min_samples_leaf": 10})
+                mlflow.log_metric("val_auc", 0.7)
+                ids.append(run.info.run_id)
+        with mlflow.start_run(run_name="tree-search"):
+            mlflow.set_tag("best_run_id", ids[0])
+            mlflow.log_metric("best_val_auc", 0.7)
+        with grading.graded_experiment(uri, experiment):
+            graded = grading.grade_state("lab03", experiment)
+    assert [f.task for f in graded] == list(lab03.STATE_TASKS)
+    assert all(f.score == 0 for f in graded)
+    assert "no parent run with nested child runs" in graded[1].problems[0]

@@ -439,3 +439,70 @@ def check_parent_summary(fb: Feedback, parent_run_id: Any, best_val_auc: Any) ->
             f"the parent's tag '{BEST_TAG}' names the best child run {_name(best)}",
             f"the parent's tag '{BEST_TAG}' is '{tagged}', but the best child run is {_name(best)}",
         )
+
+
+# --- Grading from MLflow state ------------------------------------------------------------
+
+#: The tasks graded from MLflow state alone, by :func:`grade_state`.
+STATE_TASKS: tuple[str, ...] = (
+    "Task 1 · Search space",
+    "Task 2 · Nested, tracked search",
+    "Task 4 · Search summary on the parent",
+)
+
+
+def _searches(experiment_id: str) -> list[tuple[Any, list[dict]]]:
+    """Every top-level run of the experiment with children, newest first, with the
+    configurations its children logged (as whole numbers where they are)."""
+    runs = _client().search_runs(
+        [experiment_id], max_results=1000, order_by=["attributes.start_time DESC"]
+    )
+    found = []
+    for run in runs:
+        if PARENT_TAG in run.data.tags:
+            continue
+        children = _children(run)
+        if not children:
+            continue
+        configurations = []
+        for child in sorted(children, key=lambda c: c.info.start_time):
+            config = {}
+            for key in HYPERPARAMETERS:
+                value = child.data.params.get(key)
+                config[key] = int(value) if value is not None and value.isdigit() else value
+            configurations.append({k: v for k, v in config.items() if v is not None})
+        found.append((run, configurations))
+    return found
+
+
+def _best_score(parent: Any) -> float:
+    """The score the summary should hold: the best child's (0 when there is none)."""
+    best = _best_child(_children(parent))
+    return float(best.data.metrics[METRIC]) if best is not None else 0.0
+
+
+def grade_state(experiment_id: str, user: str | None = None) -> list[Feedback]:
+    """Grade Tasks 1, 2 and 4 from the runs of the student's experiment alone.
+
+    The evidence is a finished top-level run with nested children: the configurations
+    its children logged (Task 1), the children themselves (Task 2) and the summary on the
+    parent (Task 4). A variable of the notebook plays no part.
+    """
+    from utils.grading import best_of
+
+    searches = _searches(experiment_id)
+    none = "the experiment holds no parent run with nested child runs: run the search of Task 2"
+    space = [lambda fb, c=c: check_search_space.__wrapped__(fb, c) for _, c in searches]
+    nested = [
+        lambda fb, r=r, c=c: check_nested_search.__wrapped__(fb, r.info.run_id, c)
+        for r, c in searches
+    ]
+    summary = [
+        lambda fb, r=r: check_parent_summary.__wrapped__(fb, r.info.run_id, _best_score(r))
+        for r, _ in searches
+    ]
+    return [
+        best_of(LAB, STATE_TASKS[0], space, none),
+        best_of(LAB, STATE_TASKS[1], nested, none),
+        best_of(LAB, STATE_TASKS[2], summary, none),
+    ]

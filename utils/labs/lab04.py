@@ -478,3 +478,58 @@ def check_evaluation(fb: Feedback, evaluation_run_id: Any, model_uri: Any) -> No
         f"the evaluation data had {rows or 'no recorded'} rows; evaluate on the whole "
         f"{EVALUATION_MONTH} batch ({month:,} customers) with its {TARGET} column",
     )
+
+
+# --- Grading from MLflow state ------------------------------------------------------------
+
+#: The tasks graded from MLflow state alone, by :func:`grade_state`.
+STATE_TASKS: tuple[str, ...] = (
+    "Task 3 · Log it with a signature and an input example",
+    "Task 4 · Evaluate it",
+)
+
+
+def grade_state(experiment_id: str, user: str | None = None) -> list[Feedback]:
+    """Grade Tasks 3 and 4 from the experiment alone: its logged models and its runs.
+
+    Task 3 passes on a custom pyfunc model logged in the experiment with a signature, an
+    input example and the threshold in its config, which cleans raw rows when loaded;
+    Task 4 on a run that evaluated one of the experiment's logged models on the whole
+    month with a high enough AUC.
+    """
+    import mlflow
+
+    from utils.grading import best_of
+
+    client = mlflow.MlflowClient()
+    models = client.search_logged_models(experiment_ids=[experiment_id], max_results=50)
+    models = sorted(models, key=lambda m: m.creation_timestamp, reverse=True)
+    logged = [
+        lambda fb, m=m: check_logged_model.__wrapped__(fb, f"models:/{m.model_id}") for m in models
+    ]
+    ids = {m.model_id for m in models}
+    runs = client.search_runs(
+        [experiment_id], max_results=200, order_by=["attributes.start_time DESC"]
+    )
+    evaluated = []
+    for found in runs:
+        if not any(k.split("/")[0] == "roc_auc" for k in found.data.metrics):
+            continue
+        run = client.get_run(found.info.run_id)  # a search leaves out the model inputs
+        inputs = [m.model_id for m in (run.inputs.model_inputs or []) if m.model_id in ids]
+        if inputs:
+            evaluated.append(
+                lambda fb, r=run, i=inputs[0]: check_evaluation.__wrapped__(
+                    fb, r.info.run_id, f"models:/{i}"
+                )
+            )
+    return [
+        best_of(LAB, STATE_TASKS[0], logged, "the experiment holds no logged model: do Task 3"),
+        best_of(
+            LAB,
+            STATE_TASKS[1],
+            evaluated,
+            "no run of the experiment evaluated one of its logged models with a roc_auc "
+            "metric: do Task 4",
+        ),
+    ]

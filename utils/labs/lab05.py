@@ -369,3 +369,53 @@ def check_error(fb: Feedback, error: Any) -> None:
         f"the message names the missing column '{DROPPED_COLUMN}'",
         f"the message does not name '{DROPPED_COLUMN}': leave out that column, not another",
     )
+
+
+# --- Grading from MLflow state ------------------------------------------------------------
+
+#: The tasks graded from MLflow state alone, by :func:`grade_state`.
+STATE_TASKS: tuple[str, ...] = ("Task 1 · Log and register the model", "Task 2 · Set the alias")
+
+
+def grade_state(experiment_id: str, user: str | None = None) -> list[Feedback]:
+    """Grade Tasks 1 and 2 from the registry alone: ``user``'s model, its versions, its alias.
+
+    Task 1 passes on a version logged in a run of the student's experiment, with a
+    signature, serving probabilities; Task 2 when ``@champion`` points at such a version.
+    """
+    global MODEL_NAME, MODEL_URI
+    from mlflow.exceptions import MlflowException
+
+    from utils.grading import best_of
+
+    saved = MODEL_NAME, MODEL_URI
+    MODEL_NAME = model_name_for("lab05-churn", user or "")
+    MODEL_URI = f"models:/{MODEL_NAME}@{ALIAS}"
+    try:
+        try:
+            versions = _client().search_model_versions(f"name = '{MODEL_NAME}'")
+        except MlflowException:
+            versions = []
+        versions = sorted(versions, key=lambda v: int(v.version), reverse=True)
+        none = f"the registry has no version of '{MODEL_NAME}': register the model of Task 1"
+        registered = [lambda fb, v=v: check_registration.__wrapped__(fb, v) for v in versions]
+        task1 = best_of(LAB, STATE_TASKS[0], registered, none)
+        aliased = []
+        try:
+            current = _client().get_model_version_by_alias(MODEL_NAME, ALIAS)
+        except MlflowException:
+            current = None
+        if current is not None:
+
+            def alias_check(fb: Feedback, version: Any = current) -> None:
+                check_registration.__wrapped__(fb, version)
+                if not fb.problems:
+                    check_alias.__wrapped__(fb, version, version)
+
+            aliased = [alias_check]
+        task2 = best_of(
+            LAB, STATE_TASKS[1], aliased, f"'{MODEL_NAME}' has no alias '{ALIAS}': set it in Task 2"
+        )
+    finally:
+        MODEL_NAME, MODEL_URI = saved
+    return [task1, task2]
