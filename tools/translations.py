@@ -43,6 +43,8 @@ from tools.notebook_checks import LABS, ROOT, is_navigation, lesson_notebooks
 LANG = "es"
 CATALOGUES = ROOT / "translations" / LANG
 COURSE_MAP = "[Mapa del curso](../../README.es.md#mapa-del-curso)"
+#: Until the Spanish README exists, the navigation points at the English course map.
+COURSE_MAP_EN = "[Mapa del curso](../../README.md#course-map)"
 LINK = re.compile(r"(!?\[[^\]]*\]\()(\s*<?)([^)\s>]+)")
 HTML_SRC = re.compile(r"(<img\b[^>]*\ssrc=\")([^\"]+)")
 #: English documents and their Spanish editions.
@@ -160,7 +162,7 @@ def spanish_navigation(source: Path) -> str:
     if index > 0:
         number, title = spanish_title(lessons[index - 1])
         parts.append(f"[← {number} {title}]({lessons[index - 1].name})")
-    parts.append(COURSE_MAP)
+    parts.append(COURSE_MAP if (ROOT / "README.es.md").exists() else COURSE_MAP_EN)
     if index + 1 < len(lessons):
         number, title = spanish_title(lessons[index + 1])
         parts.append(f"[{number} {title} →]({lessons[index + 1].name})")
