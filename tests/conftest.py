@@ -29,6 +29,12 @@ def work_in_a_temporary_folder() -> None:
     os.chdir(WORKER_DIR)
 
 
+@pytest.fixture(autouse=True)
+def english_messages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test starts in English; whatever language a test chooses ends with it."""
+    monkeypatch.setenv("KIT_LANG", "en")
+
+
 @pytest.fixture(scope="session")
 def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An empty, migrated SQLite tracking store that notebook runs start from."""
