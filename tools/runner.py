@@ -14,13 +14,13 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
 
+from utils.environ import patched_environ
 from utils.notebook import DEPRECATION_MARKER, STRICT_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -123,25 +123,6 @@ class _MemorySampler(threading.Thread):
         self._halt.set()
         self.join()
         return self.peak / 2**20
-
-
-@contextmanager
-def patched_environ(values: Mapping[str, str | None]) -> Iterator[None]:
-    """Set (or with ``None`` remove) environment variables for the duration of a block."""
-    saved = {key: os.environ.get(key) for key in values}
-    try:
-        for key, value in values.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def prepare_store(store: Path, template_db: Path | None = None) -> None:

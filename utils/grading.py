@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -106,19 +105,15 @@ def graded_experiment(tracking_uri: str, experiment_id: str) -> Iterator[None]:
     """
     import mlflow
 
+    from utils.environ import patched_environ
+
     saved_uri = mlflow.get_tracking_uri()
-    saved_env = {var: os.environ.get(var) for var in ("MLFLOW_EXPERIMENT_ID",)}
     mlflow.set_tracking_uri(tracking_uri)
-    os.environ["MLFLOW_EXPERIMENT_ID"] = experiment_id
     try:
-        yield
+        with patched_environ({"MLFLOW_EXPERIMENT_ID": experiment_id}):
+            yield
     finally:
         mlflow.set_tracking_uri(saved_uri)
-        for var, value in saved_env.items():
-            if value is None:
-                os.environ.pop(var, None)
-            else:
-                os.environ[var] = value
 
 
 def grade_state(lab: str, experiment_id: str, user: str | None = None) -> list[Any]:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from utils import paths
+from utils.environ import patched_environ
 from utils.i18n import _
 from utils.notebook import experiment_name_for, get_or_create_experiment
 
@@ -120,44 +121,45 @@ def save_attempt(feedback: Feedback) -> str | None:
     """
     if os.environ.get(OFF_ENV, "").lower() == "off":
         return None
-    from mlflow.entities import Metric, RunTag
-
-    saved = {
-        var: os.environ.get(var)
-        for var in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT")
-    }
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", REQUEST_TIMEOUT)
-    try:
-        client = _client()
-        run_id = results_run_id(client, feedback.lab)
-        key = task_key(feedback.task)
-        stamp = int(feedback.time * 1000)
-        client.log_batch(
-            run_id,
-            metrics=[Metric(f"{key}.score", float(feedback.score), stamp, int(feedback.time))],
-            tags=[
-                RunTag(f"{key}.task", feedback.task),
-                RunTag(f"{key}.status", feedback.status),
-                RunTag(f"{key}.message", feedback.message[:4000]),
-                RunTag(f"{key}.points", str(feedback.points)),
-            ],
+    timeouts = {  # a server that does not answer costs the student seconds, not minutes
+        var: os.environ.get(var, default)
+        for var, default in (
+            ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1"),
+            ("MLFLOW_HTTP_REQUEST_TIMEOUT", REQUEST_TIMEOUT),
         )
-        client.log_dict(run_id, feedback.as_record(), f"attempts/{stamp}-{key}.json")
-        client.set_terminated(run_id, end_time=stamp)
+    }
+    try:
+        with patched_environ(timeouts):
+            _save(feedback)
     except Exception as error:  # noqa: BLE001 - the feedback stands; the student is told
         reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
         return _(
             "(This result was not saved in MLflow: {error}: {reason}. The feedback above "
             "is right; run the check again once the tracking server answers.)"
         ).format(error=type(error).__name__, reason=reason)
-    finally:
-        for var, value in saved.items():
-            if value is None:
-                os.environ.pop(var, None)
-            else:
-                os.environ[var] = value
     return None
+
+
+def _save(feedback: Feedback) -> None:
+    """Write one attempt into the lab-results run (see the module docstring)."""
+    from mlflow.entities import Metric, RunTag
+
+    client = _client()
+    run_id = results_run_id(client, feedback.lab)
+    key = task_key(feedback.task)
+    stamp = int(feedback.time * 1000)
+    client.log_batch(
+        run_id,
+        metrics=[Metric(f"{key}.score", float(feedback.score), stamp, int(feedback.time))],
+        tags=[
+            RunTag(f"{key}.task", feedback.task),
+            RunTag(f"{key}.status", feedback.status),
+            RunTag(f"{key}.message", feedback.message[:4000]),
+            RunTag(f"{key}.points", str(feedback.points)),
+        ],
+    )
+    client.log_dict(run_id, feedback.as_record(), f"attempts/{stamp}-{key}.json")
+    client.set_terminated(run_id, end_time=stamp)
 
 
 def read_results(client: Any, user: str | None = None) -> dict[str, dict[str, TaskResult]]:
