@@ -44,7 +44,7 @@ $(STAMP): requirements.txt pyproject.toml
 setup: $(STAMP)  ## Create .venv with the pinned packages and the kit's Jupyter kernel
 
 start: $(STAMP)  ## Set up, then open JupyterLab on notebook 00
-	$(BIN)/jupyter lab notebooks/00_welcome_and_setup.ipynb $(if $(filter 0,$(shell id -u)),--allow-root)
+	$(BIN)/jupyter lab notebooks/00_welcome_and_setup.ipynb $(if $(filter 0,$(shell id -u)),--allow-root) $(JUPYTER_ARGS)
 
 test: $(STAMP)  ## Set up, then run every test: checks, notebooks and labs
 	$(PY) -m pytest -n auto --dist worksteal $(ARGS)

@@ -10,6 +10,7 @@ parameters, a failed run, and a registered version of each of the first two.
 from __future__ import annotations
 
 import shutil
+import sys
 from collections.abc import Iterator
 from importlib.metadata import version as installed
 from pathlib import Path
@@ -39,7 +40,7 @@ entry_points:
     command: "python train.py --start {start} --end {end} --C {C}"
 """
 GOOD_PYTHON_ENV = f"""\
-python: "3.11"
+python: "{sys.version_info.major}.{sys.version_info.minor}"
 dependencies:
   - mlflow=={installed("mlflow")}
   - scikit-learn=={installed("scikit-learn")}

@@ -259,3 +259,23 @@ def test_a_missing_pinned_environment_is_named(tmp_path: Path, capsys) -> None:
     code = test_latest.main(["--pinned", str(tmp_path / "no-venv")])
     assert code == 2
     assert "no-venv is missing: run `make setup` first" in capsys.readouterr().err
+
+
+def test_lesson_00_checks_the_latest_environment_against_what_it_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from utils import environment
+
+    choices = [
+        Choice(REQS[0], "3.18.0", "3.17.2", ["3.18.0"], "fell back", installed="3.17.2"),
+        Choice(REQS[1], "26.0.1", "26.0.1", installed="26.0.1"),
+    ]
+    installed = test_latest.write_installed_requirements(choices, tmp_path / "reqs.txt")
+    monkeypatch.setattr(test_latest, "INSTALLED_REQUIREMENTS", installed)
+    env = test_latest.suite_environment(test_latest.LATEST_VENV)
+    assert env["KIT_REQUIREMENTS"] == str(installed)
+    assert "KIT_REQUIREMENTS" not in test_latest.suite_environment(tmp_path / "other-venv")
+    monkeypatch.setenv("KIT_REQUIREMENTS", env["KIT_REQUIREMENTS"])
+    assert environment.pinned_requirements() == {"mlflow": "3.17.2", "pyarrow": "26.0.1"}
+    monkeypatch.delenv("KIT_REQUIREMENTS")
+    assert environment.requirements_file() == test_latest.REQUIREMENTS

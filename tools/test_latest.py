@@ -381,9 +381,26 @@ def build_latest_env(venv: Path, python: str, log: Callable[[str], None]) -> lis
     return choices
 
 
+#: The versions the latest environment holds, as pins: what lesson 00 checks it against.
+INSTALLED_REQUIREMENTS = OUTPUT_DIR / "requirements-installed.txt"
+
+
+def write_installed_requirements(choices: Sequence[Choice], target: Path) -> Path:
+    """Write the installed version of every direct dependency as a pin, one per line."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    lines = [
+        f"{c.requirement.name}{c.requirement.extras}=={c.installed}" for c in choices if c.installed
+    ]
+    target.write_text("# Installed by make test-latest in .venv-latest\n" + "\n".join(lines) + "\n")
+    return target
+
+
 def suite_environment(venv: Path) -> dict[str, str]:
-    """Environment for running the suite in ``venv``: its kernels found before any other."""
+    """Environment for running the suite in ``venv``: its kernels found before any other,
+    and lesson 00 checking the environment against the versions installed in it."""
     env = dict(os.environ)
+    if venv.resolve() == LATEST_VENV.resolve() and INSTALLED_REQUIREMENTS.exists():
+        env["KIT_REQUIREMENTS"] = str(INSTALLED_REQUIREMENTS)
     env["JUPYTER_PREFER_ENV_PATH"] = "1"
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     env["VIRTUAL_ENV"] = str(venv)
@@ -707,6 +724,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     start = time.monotonic()
     try:
         choices = build_latest_env(LATEST_VENV, args.python, log)
+        write_installed_requirements(choices, INSTALLED_REQUIREMENTS)
         kernel = kernel_probe(LATEST_VENV)
         log(f"Notebooks will run on {kernel['python']} (MLflow {kernel['mlflow']})")
     except LatestEnvError as error:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from importlib import metadata
@@ -14,12 +15,22 @@ from utils import paths
 MIN_PYTHON = (3, 11)
 PIN = re.compile(r"^([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?==([^\s#;]+)")
 FIX = "Run `make setup` in a terminal at the kit's root, then restart the kernel."
+#: Names another requirements file to check against. ``make test-latest`` points it at the
+#: versions it installed, so lesson 00 checks that environment against what it was built
+#: from; students never set it.
+REQUIREMENTS_ENV = "KIT_REQUIREMENTS"
+
+
+def requirements_file() -> Path:
+    """Return the requirements file the environment is checked against."""
+    other = os.environ.get(REQUIREMENTS_ENV, "").strip()
+    return Path(other) if other else paths.repo_root() / "requirements.txt"
 
 
 def pinned_requirements() -> dict[str, str]:
-    """Return ``{package: version}`` for every exact pin in ``requirements.txt``."""
+    """Return ``{package: version}`` for every exact pin in :func:`requirements_file`."""
     pins = {}
-    for line in (paths.repo_root() / "requirements.txt").read_text().splitlines():
+    for line in requirements_file().read_text().splitlines():
         match = PIN.match(line.strip())
         if match:
             pins[match.group(1)] = match.group(2)
