@@ -43,8 +43,13 @@ $(STAMP): requirements.txt pyproject.toml
 
 setup: $(STAMP)  ## Create .venv with the pinned packages and the kit's Jupyter kernel
 
-start: $(STAMP)  ## Set up, then open JupyterLab on notebook 00
-	$(BIN)/jupyter lab notebooks/00_welcome_and_setup.ipynb $(if $(filter 0,$(shell id -u)),--allow-root) $(JUPYTER_ARGS)
+# The language of the lessons and of every message: `make start KIT_LANG=es` opens the
+# Spanish edition (notebooks/es/) and its kernels speak Spanish.
+KIT_LANG ?= en
+START_NB := notebooks/$(if $(filter es,$(KIT_LANG)),es/,)00_welcome_and_setup.ipynb
+
+start: $(STAMP)  ## Set up, then open JupyterLab on notebook 00 (in Spanish: make start KIT_LANG=es)
+	KIT_LANG=$(KIT_LANG) $(BIN)/jupyter lab $(START_NB) $(if $(filter 0,$(shell id -u)),--allow-root) $(JUPYTER_ARGS)
 
 test: $(STAMP)  ## Set up, then run every test: checks, notebooks and labs
 	$(PY) -m pytest -n auto --dist worksteal $(ARGS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -28,8 +29,18 @@ def test_jupyterlab_serves_notebook_00_with_the_kit_kernel(jupyter_lab: tuple[st
     assert requests.get(f"{url}/lab", headers=headers, timeout=10).status_code == 200
 
 
-def test_makefile_start_opens_notebook_00() -> None:
-    makefile = (ROOT / "Makefile").read_text()
-    start = makefile.split("\nstart:", 1)[1].split("\n\n", 1)[0]
-    assert "jupyter lab notebooks/00_welcome_and_setup.ipynb" in start
-    assert (ROOT / "notebooks" / "00_welcome_and_setup.ipynb").exists()
+@pytest.mark.parametrize(
+    ("lang", "notebook"),
+    [
+        ("en", "notebooks/00_welcome_and_setup.ipynb"),
+        ("es", "notebooks/es/00_welcome_and_setup.ipynb"),
+    ],
+)
+def test_makefile_start_opens_notebook_00_in_the_chosen_language(lang: str, notebook: str) -> None:
+    dry_run = subprocess.run(
+        ["make", "-n", "--always-make", "-o", ".venv/.kit-installed", "start", f"KIT_LANG={lang}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    command = [line for line in dry_run.stdout.splitlines() if "jupyter lab" in line]
+    assert command and f"KIT_LANG={lang} " in command[0] and f" {notebook} " in command[0]
+    assert (ROOT / notebook).exists()

@@ -70,7 +70,7 @@ def test_links_point_at_the_spanish_edition() -> None:
         "[guía](README.md) [07](../../notebooks/07_mlflow_tracking.ipynb) ![x](../../images/a.svg)"
     )
     assert translations.relink(text, lab) == (
-        "[guía](../README.md) [07](../../../notebooks/es/07_mlflow_tracking.ipynb) "
+        "[guía](../README.es.md) [07](../../../notebooks/es/07_mlflow_tracking.ipynb) "
         "![x](../../../images/a.svg)"
     )
     lesson = ROOT / "notebooks" / "03_data_wrangling_and_cleaning.ipynb"

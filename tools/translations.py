@@ -16,8 +16,13 @@ Spanish text and the hash of the English text it was translated from::
 and, for a lab, ``labs/<lab>/es/labNN_solution.ipynb`` and the student notebook made from
 it (as ``make labs`` does): every code cell byte-identical to the English one, markdown
 from the catalogue, links pointing at the Spanish edition where there is one.
-``--check`` changes nothing and exits 1 when a Spanish notebook is stale, a cell has no
-translation, or an English cell changed after its translation (it names the cell).
+It also writes the course map of ``README.es.md`` (between the markers the English README
+uses): the Spanish lesson titles and subtitles from each lesson's catalogue, the Spanish lab
+titles from ``labs/<lab>/README.es.md``, and the English ones where there is no Spanish
+text yet.
+``--check`` changes nothing and exits 1 when a Spanish notebook or the Spanish course map is
+stale, a cell has no translation, or an English cell changed after its translation (it
+names the cell).
 ``--skeleton STEM`` prints a catalogue to start from (the English text in place of the
 Spanish); ``--rehash STEM`` records the current English hashes once the Spanish text of
 the changed cells has been updated.
@@ -26,6 +31,8 @@ the changed cells has been updated.
 from __future__ import annotations
 
 import argparse
+import copy
+import dataclasses
 import hashlib
 import os
 import posixpath
@@ -37,7 +44,7 @@ from typing import Any
 import nbformat
 import yaml
 
-from tools import labs
+from tools import labs, navigation
 from tools.notebook_checks import LABS, ROOT, is_navigation, lesson_notebooks
 
 LANG = "es"
@@ -51,6 +58,12 @@ HTML_SRC = re.compile(r"(<img\b[^>]*\ssrc=\")([^\"]+)")
 DOCUMENTS: dict[str, str] = {
     "README.md": "README.es.md",
     "INSTRUCTOR_GUIDE.md": "INSTRUCTOR_GUIDE.es.md",
+}
+README_ES = ROOT / "README.es.md"
+#: The course map's column headers (as ``tools.navigation`` writes them) in Spanish.
+MAP_HEADERS: dict[str, str] = {
+    "| # | Lesson | What you will do |": "| # | Lección | Qué harás |",
+    "| Lab | After lesson | What you will do |": "| Lab | Después de la lección | Qué harás |",
 }
 
 
@@ -139,17 +152,70 @@ def relink(text: str, source: Path) -> str:
     return HTML_SRC.sub(lambda m: m.group(1) + move(m.group(2)), text)
 
 
-def spanish_title(source: Path) -> tuple[str, str]:
-    """Return a lesson's number and title, in Spanish when its catalogue has them."""
-    from tools.navigation import heading_and_subtitle
-
+def spanish_heading(source: Path) -> tuple[str, str, str]:
+    """Return a lesson's number, title and subtitle, in Spanish when its catalogue has them."""
     notebook = nbformat.read(source, as_version=4)
     first = next(c for c in notebook.cells if c.cell_type == "markdown" and not is_navigation(c))
     text = first.source
     if catalogue_path(source).exists():
         text = load_catalogue(catalogue_path(source)).get(first.id, {}).get("es", text)
-    number, title, _ = heading_and_subtitle(text)
+    return navigation.heading_and_subtitle(text)
+
+
+def spanish_title(source: Path) -> tuple[str, str]:
+    """Return a lesson's number and title, in Spanish when its catalogue has them."""
+    number, title, _ = spanish_heading(source)
     return number, title
+
+
+def spanish_lab_entries() -> list[navigation.Entry]:
+    """The labs as the course map lists them, titled from ``README.es.md`` where it exists."""
+    entries = []
+    for entry in navigation.lab_entries():
+        readme = spanish_path(entry.path / "README.md")
+        if readme.exists():
+            _, title, subtitle = navigation.heading_and_subtitle(readme.read_text(encoding="utf-8"))
+            entry = dataclasses.replace(entry, title=title, subtitle=subtitle)
+        entries.append(entry)
+    return entries
+
+
+def spanish_course_map() -> str:
+    """Return the course map of ``README.es.md``: Spanish titles, headers and links."""
+    lessons = [navigation.Entry(*spanish_heading(p), p) for p in lesson_notebooks()]
+    english = navigation.course_map(lessons, spanish_lab_entries())
+    text = "\n".join(MAP_HEADERS.get(line, line) for line in english.splitlines())
+    return relink(text, ROOT / "README.md")
+
+
+def course_map_changes() -> dict[Path, str]:
+    """``README.es.md`` with its generated course map, when that differs from the file.
+
+    Raises:
+        CatalogueError: A lesson's catalogue is broken, or ``README.es.md`` lacks the
+            course map's markers.
+    """
+    if not README_ES.exists():
+        return {}
+    text = README_ES.read_text(encoding="utf-8")
+    try:
+        updated = navigation.replace_between(
+            text, navigation.MAP_START, navigation.MAP_END, spanish_course_map()
+        )
+    except ValueError:
+        raise CatalogueError(
+            f"{_label(README_ES)} needs the course map's markers, {navigation.MAP_START!r} "
+            f"and {navigation.MAP_END!r}, under `## Mapa del curso`"
+        ) from None
+    return {README_ES: updated} if updated != text else {}
+
+
+def write_course_map() -> bool:
+    """Write the course map of ``README.es.md`` only; return whether it changed."""
+    changes = course_map_changes()
+    for path, text in changes.items():
+        path.write_text(text, encoding="utf-8")
+    return bool(changes)
 
 
 def spanish_navigation(source: Path) -> str:
@@ -213,12 +279,12 @@ def translate(source: Path) -> tuple[nbformat.NotebookNode | None, list[str]]:
 
 
 def planned_changes() -> dict[Path, str]:
-    """Every Spanish notebook whose generated text differs, with its text.
+    """Every Spanish notebook (and ``README.es.md``) whose generated text differs, with its text.
 
     Raises:
         CatalogueError: A catalogue is broken, a cell is untranslated or out of date.
     """
-    changes, problems = {}, []
+    changes, problems = course_map_changes(), []
     for source in english_sources():
         notebook, found = translate(source)
         problems += found
@@ -228,7 +294,7 @@ def planned_changes() -> dict[Path, str]:
         if source in labs.solution_notebooks():
             student = labs.student_path(source)
             outputs[spanish_path(student)] = labs.student_version(
-                notebook, source.stem, student.stem
+                copy.deepcopy(notebook), source.stem, student.stem
             )
         for target, nb in outputs.items():
             text = nbformat.writes(nb) + "\n"
@@ -305,20 +371,25 @@ def main(argv: list[str] | None = None) -> int:
         catalogue_path(source).write_text(skeleton(source, spanish), encoding="utf-8")
         print(f"recorded the English hashes of {source.relative_to(ROOT)}")
         return 0
+    failed = False
     try:
         changes = planned_changes()
     except CatalogueError as error:
         print(error)
-        return 1
+        failed = True
+        try:  # the course map does not wait for every catalogue to be complete
+            changes = course_map_changes()
+        except CatalogueError:
+            changes = {}
     for path, text in changes.items():
-        name = path.relative_to(ROOT).as_posix()
+        name = _label(path)
         if args.check:
             print(f"{name} is out of date: run `make translations`")
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
             print(f"updated {name}")
-    return 1 if (args.check and changes) else 0
+    return 1 if failed or (args.check and changes) else 0
 
 
 if __name__ == "__main__":
