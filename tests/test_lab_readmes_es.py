@@ -142,5 +142,9 @@ def test_the_spanish_block_is_the_english_one_translated() -> None:
     english, spanish = labs.grading_table(lab), labs.grading_table(lab, "es")
     rows_en = [line.split(" | ")[:2] for line in english.splitlines() if line.startswith("| ")]
     rows_es = [line.split(" | ")[:2] for line in spanish.splitlines() if line.startswith("| ")]
-    assert rows_en[1:] == rows_es[1:]  # same tasks and points; only the words differ
+    # the same tasks, numbers and points; the titles are the feedback's Spanish titles
+    assert [(t.split(" · ")[0], p) for t, p in rows_en[1:]] == [
+        (t.split(" · ")[0], p) for t, p in rows_es[1:]
+    ]
+    assert "| 2 · Curva de beneficio | 2 |" in spanish and "| 2 · Profit curve | 2 |" in english
     assert f"LAB={lab[3:]}" in spanish and "Calificación" in spanish

@@ -141,7 +141,7 @@ READMES: dict[str, dict[str, str]] = {
 
 def grading_table(lab: str, lang: str = "en") -> str:
     """Return the README's grading block of ``lab`` in ``lang``: each task's points and evidence."""
-    from utils import checks
+    from utils import checks, i18n
 
     words = READMES[lang]
     module = importlib.import_module(f"utils.labs.{lab}")
@@ -149,7 +149,8 @@ def grading_table(lab: str, lang: str = "en") -> str:
     rows = [words["header"], "|---|---:|---|"]
     for task, points in checks.POINTS[lab].items():
         source = words["state"] if task in from_state else words["answer"]
-        rows.append(f"| {task.removeprefix('Task ')} | {points} | {source} |")
+        title = i18n.catalogue(lang).get(task, task)  # the Spanish title of the feedback
+        rows.append(f"| {re.sub(r'^(Task|Tarea) ', '', title)} | {points} | {source} |")
     rows.append(f"| **Total** | **{sum(checks.POINTS[lab].values())}** | |")
     text = "\n".join(rows)
     closing = words["closing"].replace("{lab}", lab[3:])

@@ -122,7 +122,9 @@ class Feedback:
 
     def __str__(self) -> str:
         status = {"passed": _("passed"), "failed": _("failed"), "unfinished": _("unfinished")}
-        head = f"{SYMBOLS[self.status]} {self.task}: {status[self.status]}"
+        # The task's label and hint are marked N_ where the lab declares them, and shown
+        # in the student's language here; records and gradebooks keep the English label.
+        head = f"{SYMBOLS[self.status]} {_(self.task)}: {status[self.status]}"
         if self.points:
             head += " " + _("({score}/{points} points)").format(
                 score=self.score, points=self.points
@@ -137,7 +139,7 @@ class Feedback:
         lines += [f"   ✔ {text}" for text in self.good]
         lines += [f"   ✘ {text}" for text in self.problems]
         if self.problems and self.hint:
-            lines.append("   " + _("Hint: {hint}").format(hint=self.hint))
+            lines.append("   " + _("Hint: {hint}").format(hint=_(self.hint)))
         return "\n".join(lines)
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:

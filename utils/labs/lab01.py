@@ -16,6 +16,7 @@ import pandas as pd
 from utils.business import CampaignCosts, best_threshold, contact_share, expected_profit
 from utils.checks import Feedback, task_check
 from utils.data import load_dataset
+from utils.i18n import N_, _
 from utils.quality import CANONICAL, VALID_RANGES, quality_issues
 
 LAB = "lab01"
@@ -38,19 +39,23 @@ def _expect_number(fb: Feedback, value: Any, what: str) -> bool:
     ok = ok and not np.isnan(value)
     return fb.expect(
         ok,
-        f"{what} is a number",
-        f"{what} should be a number, not {type(value).__name__} {value!r:.40}",
+        _("{what} is a number").format(what=what),
+        _("{what} should be a number, not {type} {value!r:.40}").format(
+            what=what, type=type(value).__name__, value=value
+        ),
     )
 
 
 def _expect_count(fb: Feedback, value: Any, what: str) -> bool:
     """Expect a whole number (Python or NumPy integer)."""
     ok = isinstance(value, int | np.integer) and not isinstance(value, bool)
-    tip = "; wrap it in int(...)" if isinstance(value, float | np.floating) else ""
+    tip = _("; wrap it in int(...)") if isinstance(value, float | np.floating) else ""
     return fb.expect(
         ok,
-        f"{what} is a whole number",
-        f"{what} should be a whole number (int), not a {type(value).__name__}{tip}",
+        _("{what} is a whole number").format(what=what),
+        _("{what} should be a whole number (int), not a {type}{tip}").format(
+            what=what, type=type(value).__name__, tip=tip
+        ),
     )
 
 
@@ -136,80 +141,109 @@ def _profit_variants(y: np.ndarray, s: np.ndarray, t: float) -> dict[str, float]
     tp_s, fp_s = int((strict & (y == 1)).sum()), int((strict & (y == 0)).sum())
     value = c.customer_value
     return {
-        "the offer's cost is also paid for the churners you contact: gain = "
-        "save_rate x customer value - offer_cost": tp * c.save_rate * value - fp * c.offer_cost,
-        "only save_rate of the contacted churners stay: multiply the customer value by "
-        "save_rate": tp * (value - c.offer_cost) - fp * c.offer_cost,
-        "a saved customer is worth months_kept months of fee, not one": tp
+        _(
+            "the offer's cost is also paid for the churners you contact: gain = "
+            "save_rate x customer value - offer_cost"
+        ): tp * c.save_rate * value - fp * c.offer_cost,
+        _(
+            "only save_rate of the contacted churners stay: multiply the customer value by "
+            "save_rate"
+        ): tp * (value - c.offer_cost) - fp * c.offer_cost,
+        _("a saved customer is worth months_kept months of fee, not one"): tp
         * (c.save_rate * c.monthly_fee - c.offer_cost)
         - fp * c.offer_cost,
-        "contact customers whose score is >= the threshold, not >": tp_s * c.churner_gain
+        _("contact customers whose score is >= the threshold, not >"): tp_s * c.churner_gain
         - fp_s * c.offer_cost,
     }
 
 
 @task_check(
     LAB,
-    "Task 1 · Break-even threshold",
+    N_("Task 1 · Break-even threshold"),
     points=2,
-    hint="Contacting a customer with churn probability p is worth "
-    "p x save_rate x customer value - offer_cost on average; solve for the p where it is 0.",
+    hint=N_(
+        "Contacting a customer with churn probability p is worth "
+        "p x save_rate x customer value - offer_cost on average; solve for the p where it is 0."
+    ),
 )
 def check_break_even(fb: Feedback, threshold: Any) -> None:
     """Task 1: the churn probability above which an offer pays for itself."""
-    if not _expect_number(fb, threshold, "the break-even threshold"):
+    if not _expect_number(fb, threshold, _("the break-even threshold")):
         return
     c = LAB_COSTS
     right = c.offer_cost / (c.save_rate * c.customer_value)
     mistakes = {
-        c.offer_cost / c.customer_value: "you divided by the customer value but forgot "
-        f"save_rate: only {c.save_rate:.0%} of contacted churners are saved",
-        c.offer_cost / (c.save_rate * c.monthly_fee): "a saved customer is worth "
-        f"{c.months_kept:g} months of fee ({c.customer_value:g} USD), not one month",
-        (c.save_rate * c.customer_value) / c.offer_cost: "the fraction is upside down: "
-        "offer cost / (save rate x customer value)",
+        c.offer_cost / c.customer_value: _(
+            "you divided by the customer value but forgot save_rate: only {share:.0%} of "
+            "contacted churners are saved"
+        ).format(share=c.save_rate),
+        c.offer_cost / (c.save_rate * c.monthly_fee): _(
+            "a saved customer is worth {months:g} months of fee ({value:g} USD), not one month"
+        ).format(months=c.months_kept, value=c.customer_value),
+        (c.save_rate * c.customer_value) / c.offer_cost: _(
+            "the fraction is upside down: offer cost / (save rate x customer value)"
+        ),
     }
     if abs(threshold - right) < 0.005:
-        fb.expect(True, f"{threshold:.3f} is where an offer starts to pay for itself", "")
+        fb.expect(
+            True,
+            _("{threshold:.3f} is where an offer starts to pay for itself").format(
+                threshold=threshold
+            ),
+            "",
+        )
         return
     for value, why in mistakes.items():
         if abs(threshold - value) < 0.005:
-            fb.expect(False, "", f"{threshold:.3f} is not the break-even threshold: {why}")
+            fb.expect(
+                False,
+                "",
+                _("{threshold:.3f} is not the break-even threshold: {why}").format(
+                    threshold=threshold, why=why
+                ),
+            )
             return
     fb.expect(
         False,
         "",
-        f"{threshold:.3f} is not the break-even threshold; at that probability an offer "
-        f"is worth {threshold * c.save_rate * c.customer_value - c.offer_cost:+.2f} USD "
-        "on average, not 0",
+        _(
+            "{threshold:.3f} is not the break-even threshold; at that probability an offer "
+            "is worth {worth:+.2f} USD on average, not 0"
+        ).format(
+            threshold=threshold, worth=threshold * c.save_rate * c.customer_value - c.offer_cost
+        ),
     )
 
 
 @task_check(
     LAB,
-    "Task 2 · Profit curve",
+    N_("Task 2 · Profit curve"),
     points=2,
-    hint="For each threshold t: contacted = scores >= t; tp = churners contacted, "
-    "fp = others contacted; profit = tp x (save_rate x customer value - offer_cost) "
-    "- fp x offer_cost.",
+    hint=N_(
+        "For each threshold t: contacted = scores >= t; tp = churners contacted, "
+        "fp = others contacted; profit = tp x (save_rate x customer value - offer_cost) "
+        "- fp x offer_cost."
+    ),
 )
 def check_profit_curve(fb: Feedback, curve: Any, y_true: Any, scores: Any) -> None:
     """Task 2: a DataFrame with threshold, contact_share and profit for each threshold."""
-    if not fb.expect_type(curve, pd.DataFrame, "the profit curve"):
+    if not fb.expect_type(curve, pd.DataFrame, _("the profit curve")):
         return
     missing = [c for c in ("threshold", "contact_share", "profit") if c not in curve.columns]
     if not fb.expect(
         not missing,
-        "it has the columns threshold, contact_share and profit",
-        f"the curve lacks the column(s) {missing}",
+        _("it has the columns threshold, contact_share and profit"),
+        _("the curve lacks the column(s) {missing}").format(missing=missing),
     ):
         return
     thresholds = [round(float(t), 2) for t in curve["threshold"]]
     if not fb.expect(
         thresholds == GRID,
-        "it has one row per threshold 0.00, 0.05, ..., 1.00",
-        f"the thresholds should be the 21 values 0.00, 0.05, ..., 1.00 in order; "
-        f"got {len(thresholds)} rows starting {thresholds[:3]}",
+        _("it has one row per threshold 0.00, 0.05, ..., 1.00"),
+        _(
+            "the thresholds should be the 21 values 0.00, 0.05, ..., 1.00 in order; "
+            "got {rows} rows starting {first}"
+        ).format(rows=len(thresholds), first=thresholds[:3]),
     ):
         return
     y, s = np.asarray(y_true), np.asarray(scores)
@@ -219,74 +253,106 @@ def check_profit_curve(fb: Feedback, curve: Any, y_true: Any, scores: Any) -> No
         row = int(np.argmax(~np.isclose(theirs, shares, atol=1e-6)))
         strict = np.array([float((s > t).mean()) for t in GRID])
         if np.allclose(theirs, shares * len(s)):
-            why = "contact_share is a share of the customers (0-1), not a count"
+            why = _("contact_share is a share of the customers (0-1), not a count")
         elif np.allclose(theirs, strict, atol=1e-6):
-            why = "contact customers whose score is >= the threshold, not >"
+            why = _("contact customers whose score is >= the threshold, not >")
         else:
-            why = f"expected {shares[row]:.4f} (scores >= threshold, divided by all customers)"
-        fb.expect(False, "", f"at threshold {GRID[row]:.2f} contact_share is {theirs[row]:.4f}: "
-                  f"{why}")  # fmt: skip
+            why = _("expected {share:.4f} (scores >= threshold, divided by all customers)").format(
+                share=shares[row]
+            )
+        fb.expect(
+            False,
+            "",
+            _("at threshold {threshold:.2f} contact_share is {share:.4f}: {why}").format(
+                threshold=GRID[row], share=theirs[row], why=why
+            ),
+        )
         return
-    fb.expect(True, "contact_share is right at every threshold", "")
+    fb.expect(True, _("contact_share is right at every threshold"), "")
     profits = np.array([expected_profit(y, s, t, LAB_COSTS) for t in GRID])
     theirs = curve["profit"].to_numpy(dtype=float)
     wrong = ~np.isclose(theirs, profits, atol=0.01)
     if not wrong.any():
-        fb.expect(True, "profit is right at every threshold", "")
+        fb.expect(True, _("profit is right at every threshold"), "")
         return
     row = int(np.argmax(wrong))
     t = GRID[row]
-    message = (
-        f"at threshold {t:.2f} your profit is {theirs[row]:,.2f} USD, expected "
-        f"{profits[row]:,.2f} USD"
+    message = _(
+        "at threshold {threshold:.2f} your profit is {profit:,.2f} USD, expected "
+        "{expected:,.2f} USD"
     )
-    for why, value in _profit_variants(y, s, t).items():
+    why = ""
+    for mistake, value in _profit_variants(y, s, t).items():
         if abs(theirs[row] - value) < 0.01:
-            message += f": {why}"
+            why = mistake
+            message = _(
+                "at threshold {threshold:.2f} your profit is {profit:,.2f} USD, expected "
+                "{expected:,.2f} USD: {why}"
+            )
             break
-    fb.expect(False, "", message)
+    fb.expect(
+        False,
+        "",
+        message.format(threshold=t, profit=theirs[row], expected=profits[row], why=why),
+    )
 
 
 @task_check(
     LAB,
-    "Task 3 · Threshold within the budget",
+    N_("Task 3 · Threshold within the budget"),
     points=2,
-    hint="Keep the rows of your curve whose contact_share is at most the budget, then take "
-    "the threshold with the highest profit among them.",
+    hint=N_(
+        "Keep the rows of your curve whose contact_share is at most the budget, then take "
+        "the threshold with the highest profit among them."
+    ),
 )
 def check_threshold(fb: Feedback, threshold: Any, y_true: Any, scores: Any) -> None:
     """Task 3: the most profitable threshold that contacts at most the budget."""
-    if not _expect_number(fb, threshold, "the threshold"):
+    if not _expect_number(fb, threshold, _("the threshold")):
         return
-    if not fb.expect(0 <= threshold <= 1, "it is in [0, 1]", f"{threshold} is not in [0, 1]"):
+    if not fb.expect(
+        0 <= threshold <= 1,
+        _("it is in [0, 1]"),
+        _("{threshold} is not in [0, 1]").format(threshold=threshold),
+    ):
         return
     y, s = np.asarray(y_true), np.asarray(scores)
     budget = LAB_COSTS.max_contact_share
     share = contact_share(s, threshold)
     if not fb.expect(
         share <= budget,
-        f"threshold {threshold:.2f} contacts {share:.1%} of customers, within the "
-        f"budget of {budget:.0%}",
-        f"threshold {threshold:.2f} contacts {share:.1%} of customers; the budget "
-        f"allows {budget:.0%}",
+        _(
+            "threshold {threshold:.2f} contacts {share:.1%} of customers, within the "
+            "budget of {budget:.0%}"
+        ).format(threshold=threshold, share=share, budget=budget),
+        _(
+            "threshold {threshold:.2f} contacts {share:.1%} of customers; the budget "
+            "allows {budget:.0%}"
+        ).format(threshold=threshold, share=share, budget=budget),
     ):
         return
     best = best_threshold(y, s, LAB_COSTS, grid=GRID)
     mine, top = expected_profit(y, s, threshold, LAB_COSTS), expected_profit(y, s, best, LAB_COSTS)
     fb.expect(
         mine >= top - 0.01,
-        f"it earns {mine:,.0f} USD, the most any threshold of the grid earns within the budget",
-        f"threshold {threshold:.2f} flags only {share:.1%} of customers; the budget allows "
-        f"{budget:.0%}: threshold {best:.2f} earns {top - mine:,.0f} USD more",
+        _(
+            "it earns {profit:,.0f} USD, the most any threshold of the grid earns within the budget"
+        ).format(profit=mine),
+        _(
+            "threshold {threshold:.2f} flags only {share:.1%} of customers; the budget allows "
+            "{budget:.0%}: threshold {best:.2f} earns {more:,.0f} USD more"
+        ).format(threshold=threshold, share=share, budget=budget, best=best, more=top - mine),
     )
 
 
 @task_check(
     LAB,
-    "Task 4 · Duplicates",
+    N_("Task 4 · Duplicates"),
     points=2,
-    hint="batch.duplicated() marks rows equal to an earlier row; "
-    "batch['customer_id'].duplicated() marks every repeated id, exact copies included.",
+    hint=N_(
+        "batch.duplicated() marks rows equal to an earlier row; "
+        "batch['customer_id'].duplicated() marks every repeated id, exact copies included."
+    ),
 )
 def check_duplicates(fb: Feedback, exact: Any, repeated_ids: Any, batch: Any) -> None:
     """Task 4: exact duplicate rows, and repeated ids whose rows differ."""
@@ -296,20 +362,45 @@ def check_duplicates(fb: Feedback, exact: Any, repeated_ids: Any, batch: Any) ->
         return
     want_exact, want_ids = expected_duplicates(batch)
     if exact == want_exact:
-        fb.expect(True, f"{exact} rows are exact copies of an earlier row", "")
+        fb.expect(
+            True, _("{count} rows are exact copies of an earlier row").format(count=exact), ""
+        )
     elif exact == 2 * want_exact:
-        fb.expect(False, "", f"{exact} counts both copies of each duplicated row; count only "
-                  "the repeats (duplicated() with its default keep='first')")  # fmt: skip
+        fb.expect(
+            False,
+            "",
+            _(
+                "{count} counts both copies of each duplicated row; count only the repeats "
+                "(duplicated() with its default keep='first')"
+            ).format(count=exact),
+        )
     else:
-        fb.expect(False, "", f"{exact} is not the number of exact duplicate rows")
+        fb.expect(
+            False, "", _("{count} is not the number of exact duplicate rows").format(count=exact)
+        )
     if repeated_ids == want_ids:
-        fb.expect(True, f"{repeated_ids} rows repeat a customer_id with different values", "")
+        fb.expect(
+            True,
+            _("{count} rows repeat a customer_id with different values").format(count=repeated_ids),
+            "",
+        )
     elif repeated_ids == want_ids + want_exact:
-        fb.expect(False, "", f"{repeated_ids} counts every repeated customer_id, the "
-                  f"{want_exact} exact copies included; leave those out")  # fmt: skip
+        fb.expect(
+            False,
+            "",
+            _(
+                "{count} counts every repeated customer_id, the {exact} exact copies included; "
+                "leave those out"
+            ).format(count=repeated_ids, exact=want_exact),
+        )
     else:
-        fb.expect(False, "", f"{repeated_ids} is not the number of rows that repeat a "
-                  "customer_id with different values")  # fmt: skip
+        fb.expect(
+            False,
+            "",
+            _(
+                "{count} is not the number of rows that repeat a customer_id with different values"
+            ).format(count=repeated_ids),
+        )
 
 
 def _mistake(column: str, kind: str, theirs: int, batch: pd.DataFrame) -> str:
@@ -319,18 +410,18 @@ def _mistake(column: str, kind: str, theirs: int, batch: pd.DataFrame) -> str:
     blank = values.isna() | text.str.strip().eq("").fillna(False).astype(bool)
     if kind == "missing":
         if theirs == int(values.isna().sum()):
-            return "blank strings ('' or ' ') are missing values too"
-        return "count null cells and blank strings"
+            return _("blank strings ('' or ' ') are missing values too")
+        return _("count null cells and blank strings")
     present = ~blank
     if column in CANONICAL:
         canonical = CANONICAL[column]
         bad = present & ~values.isin(canonical)
         relaxed = present & ~text.str.strip().str.lower().isin([v.lower() for v in canonical])
         if theirs == int((bad | blank).sum()):
-            return "missing values are counted under missing, not invalid"
+            return _("missing values are counted under missing, not invalid")
         if theirs == int(relaxed.sum()):
-            return "a different case or a trailing space is not the canonical spelling"
-        return f"count present values not exactly in CANONICAL['{column}']"
+            return _("a different case or a trailing space is not the canonical spelling")
+        return _("count present values not exactly in CANONICAL['{column}']").format(column=column)
     if column in VALID_RANGES:
         low, high = VALID_RANGES[column]
         numbers = pd.to_numeric(values, errors="coerce")
@@ -343,37 +434,43 @@ def _mistake(column: str, kind: str, theirs: int, batch: pd.DataFrame) -> str:
             inclusive="neither",
         )
         if theirs == int((present & ~strict).sum()):
-            return "both ends of the range are valid values"
+            return _("both ends of the range are valid values")
         if theirs == int((~inside).sum()):
-            return "missing values are counted under missing, not invalid"
-        return f"count present values outside {low} to {high} (VALID_RANGES['{column}'])"
-    return "this column has no rule in VALID_RANGES or CANONICAL, so nothing in it is invalid"
+            return _("missing values are counted under missing, not invalid")
+        return _("count present values outside {low} to {high} (VALID_RANGES['{column}'])").format(
+            low=low, high=high, column=column
+        )
+    return _("this column has no rule in VALID_RANGES or CANONICAL, so nothing in it is invalid")
 
 
 @task_check(
     LAB,
-    "Task 5 · Missing and invalid values per column",
+    N_("Task 5 · Missing and invalid values per column"),
     points=2,
-    hint="One row per column of the batch. missing: null or blank text. invalid: present "
-    "but outside VALID_RANGES or not in CANONICAL; columns without a rule have 0.",
+    hint=N_(
+        "One row per column of the batch. missing: null or blank text. invalid: present "
+        "but outside VALID_RANGES or not in CANONICAL; columns without a rule have 0."
+    ),
 )
 def check_column_report(fb: Feedback, report: Any, batch: Any) -> None:
     """Task 5: a DataFrame indexed by column name with the columns missing and invalid."""
-    if not fb.expect_type(report, pd.DataFrame, "the report"):
+    if not fb.expect_type(report, pd.DataFrame, _("the report")):
         return
     lacking = [c for c in REPORT_COLUMNS if c not in report.columns]
     if not fb.expect(
         not lacking,
-        "it has the columns missing and invalid",
-        f"the report lacks the column(s) {lacking}",
+        _("it has the columns missing and invalid"),
+        _("the report lacks the column(s) {lacking}").format(lacking=lacking),
     ):
         return
     want = expected_column_report(batch)
     absent = [c for c in want.index if c not in report.index]
     if not fb.expect(
         not absent,
-        "it has one row per column of the batch",
-        f"the report's index should be the batch's column names; missing rows for {absent[:4]}",
+        _("it has one row per column of the batch"),
+        _(
+            "the report's index should be the batch's column names; missing rows for {absent}"
+        ).format(absent=absent[:4]),
     ):
         return
     problems = []
@@ -381,17 +478,30 @@ def check_column_report(fb: Feedback, report: Any, batch: Any) -> None:
         for kind in REPORT_COLUMNS:
             theirs = report.loc[column, kind]
             if pd.isna(theirs) or int(theirs) != want.loc[column, kind]:
-                shown = "nothing" if pd.isna(theirs) else int(theirs)
+                shown = _("nothing") if pd.isna(theirs) else int(theirs)
+                why = _mistake(column, kind, -1 if pd.isna(theirs) else int(theirs), batch)
                 problems.append(
-                    f"{column}: {kind} is {shown}, expected {want.loc[column, kind]}: "
-                    + _mistake(column, kind, -1 if pd.isna(theirs) else int(theirs), batch)
-                )  # fmt: skip
+                    _("{column}: {kind} is {shown}, expected {expected}: {why}").format(
+                        column=column,
+                        kind=kind,
+                        shown=shown,
+                        expected=want.loc[column, kind],
+                        why=why,
+                    )
+                )
     if problems:
         for problem in problems[:4]:
             fb.expect(False, "", problem)
         if len(problems) > 4:
-            fb.expect(False, "", f"and {len(problems) - 4} more counts differ")
+            fb.expect(
+                False, "", _("and {count} more counts differ").format(count=len(problems) - 4)
+            )
     else:
         total = want.sum()
-        fb.expect(True, f"all {len(want)} columns are right: {total['missing']} missing and "
-                  f"{total['invalid']} invalid values", "")  # fmt: skip
+        fb.expect(
+            True,
+            _(
+                "all {count} columns are right: {missing} missing and {invalid} invalid values"
+            ).format(count=len(want), missing=total["missing"], invalid=total["invalid"]),
+            "",
+        )

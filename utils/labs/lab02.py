@@ -18,6 +18,7 @@ import pandas as pd
 
 from utils.checks import Feedback, task_check
 from utils.data import load_dataset
+from utils.i18n import N_, _
 
 LAB = "lab02"
 #: The production month the lab's raw batch is made from.
@@ -171,15 +172,19 @@ def _examples(values: pd.Series | list[Any], limit: int = 3) -> str:
     """``'C100001, C100002 and 3 more'``."""
     items = [str(v) for v in values]
     shown = ", ".join(items[:limit])
-    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+    if len(items) > limit:
+        return _("{shown} and {count} more").format(shown=shown, count=len(items) - limit)
+    return shown
 
 
 def _columns_present(fb: Feedback, frame: pd.DataFrame, columns: list[str], what: str) -> bool:
     missing = [c for c in columns if c not in frame.columns]
     return fb.expect(
         not missing,
-        f"{what} has the columns the check needs",
-        f"{what} lacks the columns {missing}; keep every column of the raw batch",
+        _("{what} has the columns the check needs").format(what=what),
+        _("{what} lacks the columns {missing}; keep every column of the raw batch").format(
+            what=what, missing=missing
+        ),
     )
 
 
@@ -199,7 +204,7 @@ def _parts(estimator: Any, path: str = "") -> list[tuple[str, Any]]:
             if not isinstance(step, str) and step is not None:
                 found += _parts(step, f"{path}/{name}" if path else name)
     elif isinstance(estimator, ColumnTransformer):
-        for name, step, _ in estimator.transformers:
+        for name, step, _columns in estimator.transformers:
             if not isinstance(step, str):
                 found += _parts(step, f"{path}/{name}" if path else name)
     return found
@@ -210,11 +215,13 @@ def _parts(estimator: Any, path: str = "") -> list[tuple[str, Any]]:
 
 @task_check(
     LAB,
-    "Task 1 · Inconsistent categories",
+    N_("Task 1 · Inconsistent categories"),
     points=2,
-    hint="Strip spaces and lower-case each value, then map it with a dict that knows every "
-    "spelling (start from utils.cleaning.VOCABULARY and add the new ones); look at "
-    "value_counts() of each column to find them.",
+    hint=N_(
+        "Strip spaces and lower-case each value, then map it with a dict that knows every "
+        "spelling (start from utils.cleaning.VOCABULARY and add the new ones); look at "
+        "value_counts() of each column to find them."
+    ),
 )
 def check_categories(fb: Feedback, categories: pd.DataFrame) -> None:
     """Every category is spelled canonically, and no value was lost on the way."""
@@ -225,30 +232,40 @@ def check_categories(fb: Feedback, categories: pd.DataFrame) -> None:
     messy = messy_batch()
     fb.expect(
         len(categories) == len(messy),
-        f"all {len(messy):,} rows are still there",
-        f"categories has {len(categories):,} rows, the raw batch {len(messy):,}: fix the "
-        "spellings only; duplicates are Task 2",
+        _("all {rows:,} rows are still there").format(rows=len(messy)),
+        _(
+            "categories has {rows:,} rows, the raw batch {raw:,}: fix the spellings only; "
+            "duplicates are Task 2"
+        ).format(rows=len(categories), raw=len(messy)),
     )
     for column, canonical in CANONICAL.items():
         values = categories[column]
         odd = values[values.notna() & ~values.isin(canonical)].value_counts()
         listed = ", ".join(f"{value!r} ({count})" for value, count in odd.head(4).items())
-        more = f" and {len(odd) - 4} more spellings" if len(odd) > 4 else ""
+        if len(odd) > 4:
+            still = _("column {column} still has {listed} and {count} more spellings")
+        else:
+            still = _("column {column} still has {listed}")
         fb.expect(
             odd.empty,
-            f"{column} uses only {canonical}",
-            f"column {column} still has {listed}{more}",
+            _("{column} uses only {canonical}").format(column=column, canonical=canonical),
+            still.format(column=column, listed=listed, count=len(odd) - 4),
         )
         lost = int(values.isna().sum() - messy[column].isna().sum())
         if lost > 0:
-            text = (
-                f"{column} has {lost} more missing values than the raw batch: your mapping "
+            text = _(
+                "{column} has {lost} more missing values than the raw batch: your mapping "
                 "turned spellings it does not know into NaN"
             )
+            examples = ""
             if categories.index.equals(messy.index):
                 turned = messy.loc[values.isna() & messy[column].notna(), column]
-                text += f", e.g. {_examples([repr(v) for v in sorted(set(turned))])}"
-            fb.problems.append(text)
+                examples = _examples([repr(v) for v in sorted(set(turned))])
+                text = _(
+                    "{column} has {lost} more missing values than the raw batch: your mapping "
+                    "turned spellings it does not know into NaN, e.g. {examples}"
+                )
+            fb.problems.append(text.format(column=column, lost=lost, examples=examples))
 
 
 # --- Task 2 --------------------------------------------------------------------------------
@@ -256,10 +273,12 @@ def check_categories(fb: Feedback, categories: pd.DataFrame) -> None:
 
 @task_check(
     LAB,
-    "Task 2 · Duplicates",
+    N_("Task 2 · Duplicates"),
     points=2,
-    hint="Fix the spellings first (Task 1), then keep one row per customer_id with "
-    "drop_duplicates(subset='customer_id', keep='first').",
+    hint=N_(
+        "Fix the spellings first (Task 1), then keep one row per customer_id with "
+        "drop_duplicates(subset='customer_id', keep='first')."
+    ),
 )
 def check_duplicates(fb: Feedback, deduped: pd.DataFrame) -> None:
     """One row per customer, and every customer of the raw batch kept."""
@@ -271,16 +290,20 @@ def check_duplicates(fb: Feedback, deduped: pd.DataFrame) -> None:
     repeated = ids[ids.duplicated()].unique()
     fb.expect(
         len(repeated) == 0,
-        "every customer_id appears once",
-        f"{len(repeated)} duplicate customer ids remain, e.g. {_examples(repeated)}",
+        _("every customer_id appears once"),
+        _("{count} duplicate customer ids remain, e.g. {examples}").format(
+            count=len(repeated), examples=_examples(repeated)
+        ),
     )
     truth = set(true_batch()["customer_id"])
     lost = sorted(truth - set(ids))
     fb.expect(
         not lost,
-        f"all {len(truth):,} customers of the batch are kept",
-        f"{len(lost)} customers were dropped entirely, e.g. {_examples(lost)}: drop only the "
-        "repeats of a customer, never its first row",
+        _("all {count:,} customers of the batch are kept").format(count=len(truth)),
+        _(
+            "{count} customers were dropped entirely, e.g. {examples}: drop only the "
+            "repeats of a customer, never its first row"
+        ).format(count=len(lost), examples=_examples(lost)),
     )
 
 
@@ -288,21 +311,24 @@ def check_duplicates(fb: Feedback, deduped: pd.DataFrame) -> None:
 
 #: Why a column of a cleaned frame can still differ from the truth, shown with the examples.
 _VALUE_HINTS: dict[str, str] = {
-    "monthly_fee": "fees above 100 USD were typed in cents: divide them by 100",
-    "tenure_months": "a negative tenure has its sign flipped: take the absolute value",
-    "signup_date": "parse each format explicitly (%Y-%m-%d, %d/%m/%Y, %b %d, %Y); "
-    "DD/MM/YYYY is day first",
-    "autopay": "map 'yes' to True and 'no' to False",
+    "monthly_fee": N_("fees above 100 USD were typed in cents: divide them by 100"),
+    "tenure_months": N_("a negative tenure has its sign flipped: take the absolute value"),
+    "signup_date": N_(
+        "parse each format explicitly (%Y-%m-%d, %d/%m/%Y, %b %d, %Y); DD/MM/YYYY is day first"
+    ),
+    "autopay": N_("map 'yes' to True and 'no' to False"),
 }
 
 
 @task_check(
     LAB,
-    "Task 3 · Types and impossible values",
+    N_("Task 3 · Types and impossible values"),
     points=2,
-    hint="Parse the dates format by format, map autopay to booleans, set ages outside "
-    "18-100 to missing and fill missing ages with the median, take abs() of tenures, divide "
-    "fees above 100 by 100, then .astype(true_types) as the batch has.",
+    hint=N_(
+        "Parse the dates format by format, map autopay to booleans, set ages outside "
+        "18-100 to missing and fill missing ages with the median, take abs() of tenures, "
+        "divide fees above 100 by 100, then .astype(true_types) as the batch has."
+    ),
 )
 def check_clean(fb: Feedback, clean: pd.DataFrame) -> None:
     """The cleaned batch has the batch's dtypes and its true values (any valid age)."""
@@ -317,18 +343,23 @@ def check_clean(fb: Feedback, clean: pd.DataFrame) -> None:
         if str(clean[column].dtype) != str(truth[column].dtype)
     }
     listed = ", ".join(
-        f"{c} is {t} (a batch has {truth[c].dtype})" for c, t in list(wrong_types.items())[:4]
+        _("{column} is {dtype} (a batch has {expected})").format(
+            column=c, dtype=t, expected=truth[c].dtype
+        )
+        for c, t in list(wrong_types.items())[:4]
     )
     fb.expect(
         not wrong_types,
-        "every column has the dtype of a monthly batch",
-        f"wrong dtypes: {listed}",
+        _("every column has the dtype of a monthly batch"),
+        _("wrong dtypes: {listed}").format(listed=listed),
     )
     ids = clean["customer_id"]
     if ids.duplicated().any() or set(ids) != set(truth["customer_id"]):
         fb.problems.append(
-            "clean must hold each customer of the batch exactly once: build it from your "
-            "Task 2 answer, `deduped`"
+            _(
+                "clean must hold each customer of the batch exactly once: build it from your "
+                "Task 2 answer, `deduped`"
+            )
         )
         return
     age = pd.to_numeric(clean["age"], errors="coerce")
@@ -336,8 +367,10 @@ def check_clean(fb: Feedback, clean: pd.DataFrame) -> None:
     shown = _examples([f"{r.customer_id}: {r.age}" for r in bad_age.itertuples()])
     fb.expect(
         bad_age.empty,
-        "every age is between 18 and 100",
-        f"{len(bad_age)} ages are missing or outside 18-100, e.g. {shown}",
+        _("every age is between 18 and 100"),
+        _("{count} ages are missing or outside 18-100, e.g. {examples}").format(
+            count=len(bad_age), examples=shown
+        ),
     )
     mine = clean.set_index("customer_id").loc[truth["customer_id"]]
     true = truth.set_index("customer_id")
@@ -350,12 +383,21 @@ def check_clean(fb: Feedback, clean: pd.DataFrame) -> None:
             numbers = pd.to_numeric(mine[column], errors="coerce").astype(float)
             differs = ~np.isclose(numbers, true[column].astype(float))
         wrong = mine.index[np.asarray(differs, dtype=bool)]
-        shown = _examples([f"{i}: {mine.at[i, column]} (true {true.at[i, column]})" for i in wrong])
+        shown = _examples(
+            [
+                _("{customer}: {value} (true {true})").format(
+                    customer=i, value=mine.at[i, column], true=true.at[i, column]
+                )
+                for i in wrong
+            ]
+        )
         fb.expect(
             len(wrong) == 0,
-            f"{column} is right for every customer",
-            f"{column} differs from the true value for {len(wrong)} customers, e.g. {shown}; "
-            f"{_VALUE_HINTS[column]}",
+            _("{column} is right for every customer").format(column=column),
+            _(
+                "{column} differs from the true value for {count} customers, e.g. {examples}; "
+                "{hint}"
+            ).format(column=column, count=len(wrong), examples=shown, hint=_(_VALUE_HINTS[column])),
         )
 
 
@@ -364,11 +406,13 @@ def check_clean(fb: Feedback, clean: pd.DataFrame) -> None:
 
 @task_check(
     LAB,
-    "Task 4 · A leak-free pipeline, cross-validated",
+    N_("Task 4 · A leak-free pipeline, cross-validated"),
     points=2,
-    hint="model = Pipeline([('preprocess', ColumnTransformer([...])), ('classifier', "
-    "LogisticRegression(max_iter=1000))]) with every step unfitted; then cv_scores = "
-    "cross_val_score(model, X_train, y_train, cv=cv, scoring='roc_auc').",
+    hint=N_(
+        "model = Pipeline([('preprocess', ColumnTransformer([...])), ('classifier', "
+        "LogisticRegression(max_iter=1000))]) with every step unfitted; then cv_scores = "
+        "cross_val_score(model, X_train, y_train, cv=cv, scoring='roc_auc')."
+    ),
 )
 def check_pipeline(fb: Feedback, model: Any, cv_scores: Any) -> None:
     """An unfitted Pipeline of a ColumnTransformer and a classifier, honestly cross-validated."""
@@ -379,44 +423,55 @@ def check_pipeline(fb: Feedback, model: Any, cv_scores: Any) -> None:
 
     if not fb.expect_type(model, Pipeline, "model"):
         fb.problems.append(
-            "put the preprocessing and the classifier in one Pipeline, so that "
-            "cross-validation refits the preprocessing on each fold's training rows"
+            _(
+                "put the preprocessing and the classifier in one Pipeline, so that "
+                "cross-validation refits the preprocessing on each fold's training rows"
+            )
         )
         return
     parts = _parts(model)
-    has_columns = any(isinstance(part, ColumnTransformer) for _, part in parts)
+    has_columns = any(isinstance(part, ColumnTransformer) for _path, part in parts)
     fb.expect(
         has_columns,
-        "the pipeline holds a ColumnTransformer",
-        "the pipeline has no ColumnTransformer: numeric and categorical columns need "
-        "different steps",
+        _("the pipeline holds a ColumnTransformer"),
+        _(
+            "the pipeline has no ColumnTransformer: numeric and categorical columns need "
+            "different steps"
+        ),
     )
     final = model.steps[-1][1]
     fb.expect(
         hasattr(final, "predict_proba"),
-        f"the pipeline ends with a classifier ({type(final).__name__})",
-        f"the last step, {type(final).__name__}, is not a classifier with predict_proba",
+        _("the pipeline ends with a classifier ({name})").format(name=type(final).__name__),
+        _("the last step, {name}, is not a classifier with predict_proba").format(
+            name=type(final).__name__
+        ),
     )
     fitted = [(path, part) for path, part in parts[1:] if _fitted_attributes(part)]
     for path, part in fitted:
         fb.problems.append(
-            f"your pipeline's {path} ({type(part).__name__}) was fitted before the split: fit "
-            "it inside the pipeline (build it unfitted; cross-validation fits it on each "
-            "fold's training rows). If a later task fitted `model`, run this task's cell again"
+            _(
+                "your pipeline's {path} ({name}) was fitted before the split: fit it inside "
+                "the pipeline (build it unfitted; cross-validation fits it on each fold's "
+                "training rows). If a later task fitted `model`, run this task's cell again"
+            ).format(path=path, name=type(part).__name__)
         )
     if not fitted:
-        fb.good.append("no step was fitted before the split")
+        fb.good.append(_("no step was fitted before the split"))
     try:
         scores = np.asarray(cv_scores, dtype=float).ravel()
     except (TypeError, ValueError):
         scores = None
     if scores is None or len(scores) != 5:
-        got = type(cv_scores).__name__
         fb.problems.append(
-            f"cv_scores should be the 5 fold scores from cross_val_score with cv=cv, not a {got}"
+            _(
+                "cv_scores should be the 5 fold scores from cross_val_score with cv=cv, not a "
+                "{type}"
+            ).format(type=type(cv_scores).__name__)
         )
         return
-    X_train, _, y_train, _ = pipeline_data()
+    split = pipeline_data()
+    X_train, y_train = split[0], split[2]
     try:
         ours = cross_val_score(
             clone(model), X_train, y_train, cv=cv_splitter(), scoring="roc_auc", error_score="raise"
@@ -424,23 +479,30 @@ def check_pipeline(fb: Feedback, model: Any, cv_scores: Any) -> None:
     except Exception as exc:  # noqa: BLE001 - the student's pipeline failed: say how
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         fb.problems.append(
-            f"your pipeline fails on the raw features X_train ({type(exc).__name__}: "
-            f"{first[:160]}): does it impute missing values and one-hot encode the "
-            "categorical columns?"
+            _(
+                "your pipeline fails on the raw features X_train ({error}: {message}): does "
+                "it impute missing values and one-hot encode the categorical columns?"
+            ).format(error=type(exc).__name__, message=first[:160])
         )
         return
     fb.expect(
         abs(scores.mean() - ours.mean()) < 0.005,
-        f"cv_scores match your pipeline cross-validated on X_train (mean {ours.mean():.3f})",
-        f"your cv_scores average {scores.mean():.3f}, but your pipeline cross-validated on "
-        f"X_train with the lab's cv gives {ours.mean():.3f}: score `model` itself, on X_train, "
-        "with cv=cv and scoring='roc_auc'",
+        _("cv_scores match your pipeline cross-validated on X_train (mean {mean:.3f})").format(
+            mean=ours.mean()
+        ),
+        _(
+            "your cv_scores average {theirs:.3f}, but your pipeline cross-validated on "
+            "X_train with the lab's cv gives {ours:.3f}: score `model` itself, on X_train, "
+            "with cv=cv and scoring='roc_auc'"
+        ).format(theirs=scores.mean(), ours=ours.mean()),
     )
     fb.expect(
         ours.mean() > 0.7,
-        f"a cross-validated ROC AUC of {ours.mean():.3f}",
-        f"a cross-validated ROC AUC of only {ours.mean():.3f}; the shared pipeline reaches "
-        "about 0.78: are all the features used?",
+        _("a cross-validated ROC AUC of {auc:.3f}").format(auc=ours.mean()),
+        _(
+            "a cross-validated ROC AUC of only {auc:.3f}; the shared pipeline reaches "
+            "about 0.78: are all the features used?"
+        ).format(auc=ours.mean()),
     )
 
 
@@ -449,10 +511,12 @@ def check_pipeline(fb: Feedback, model: Any, cv_scores: Any) -> None:
 
 @task_check(
     LAB,
-    "Task 5 · One score on the test set",
+    N_("Task 5 · One score on the test set"),
     points=2,
-    hint="fitted = clone(model).fit(X_train, y_train); test_auc = "
-    "roc_auc_score(y_test, fitted.predict_proba(X_test)[:, 1]).",
+    hint=N_(
+        "fitted = clone(model).fit(X_train, y_train); test_auc = "
+        "roc_auc_score(y_test, fitted.predict_proba(X_test)[:, 1])."
+    ),
 )
 def check_test_score(fb: Feedback, fitted: Any, test_auc: Any) -> None:
     """The pipeline was fitted on the training rows only, and scored once on the test rows."""
@@ -466,21 +530,25 @@ def check_test_score(fb: Feedback, fitted: Any, test_auc: Any) -> None:
         return
     X_train, X_test, y_train, y_test = pipeline_data()
     if not _fitted_attributes(fitted.steps[-1][1]):
-        fb.problems.append("fitted has not been fitted: call .fit(X_train, y_train) on it")
+        fb.problems.append(_("fitted has not been fitted: call .fit(X_train, y_train) on it"))
         return
     theirs = fitted.predict_proba(X_test)[:, 1]
     reference = clone(fitted).fit(X_train, y_train).predict_proba(X_test)[:, 1]
     fb.expect(
         np.allclose(theirs, reference, atol=1e-6),
-        "fitted learned from the training rows only",
-        "fitted predicts differently from the same pipeline fitted on X_train alone: fit it "
-        "on X_train and y_train only, never on the test rows or the whole batch (and give a "
-        "random classifier a random_state)",
+        _("fitted learned from the training rows only"),
+        _(
+            "fitted predicts differently from the same pipeline fitted on X_train alone: fit "
+            "it on X_train and y_train only, never on the test rows or the whole batch (and "
+            "give a random classifier a random_state)"
+        ),
     )
     auc = roc_auc_score(y_test, theirs)
     fb.expect(
         abs(float(test_auc) - auc) < 1e-6,
-        f"test_auc is the ROC AUC of fitted on X_test ({auc:.3f})",
-        f"test_auc is {float(test_auc):.4f}, but fitted scores {auc:.4f} on X_test: use "
-        "roc_auc_score(y_test, fitted.predict_proba(X_test)[:, 1])",
+        _("test_auc is the ROC AUC of fitted on X_test ({auc:.3f})").format(auc=auc),
+        _(
+            "test_auc is {theirs:.4f}, but fitted scores {auc:.4f} on X_test: use "
+            "roc_auc_score(y_test, fitted.predict_proba(X_test)[:, 1])"
+        ).format(theirs=float(test_auc), auc=auc),
     )

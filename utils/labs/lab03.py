@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from utils.checks import Feedback, task_check
+from utils.i18n import N_, _
 
 LAB = "lab03"
 #: The hyperparameters every configuration sets, as ``DecisionTreeClassifier`` names them.
@@ -90,13 +91,15 @@ def _parent_run(fb: Feedback, parent_run_id: Any) -> Any | None:
     """
     if not fb.expect_type(parent_run_id, str, "parent_run_id"):
         if hasattr(parent_run_id, "info"):
-            fb.problems.append("pass the run's id, not the run: parent.info.run_id")
+            fb.problems.append(_("pass the run's id, not the run: parent.info.run_id"))
         return None
     parent = _find_run(parent_run_id)
     if parent is None:
         fb.problems.append(
-            f"no run has the id '{parent_run_id}' in this tracking store: "
-            "take it from the parent run, `parent.info.run_id`"
+            _(
+                "no run has the id '{run_id}' in this tracking store: "
+                "take it from the parent run, `parent.info.run_id`"
+            ).format(run_id=parent_run_id)
         )
         return None
     current = _current_experiment_id()
@@ -105,29 +108,39 @@ def _parent_run(fb: Feedback, parent_run_id: Any) -> Any | None:
         theirs = client.get_experiment(parent.info.experiment_id).name
         ours = client.get_experiment(current).name
         fb.problems.append(
-            f"run {_name(parent)} belongs to the experiment '{theirs}', not to this "
-            f"notebook's experiment '{ours}': pass the id of the parent run you started here"
+            _(
+                "run {run} belongs to the experiment '{theirs}', not to this notebook's "
+                "experiment '{ours}': pass the id of the parent run you started here"
+            ).format(run=_name(parent), theirs=theirs, ours=ours)
         )
         return None
     if PARENT_TAG in parent.data.tags:
         fb.problems.append(
-            f"run {_name(parent)} is itself a child run (of {parent.data.tags[PARENT_TAG][:8]}): "
-            "pass the id of the parent run of your search"
+            _(
+                "run {run} is itself a child run (of {parent}): pass the id of the parent run "
+                "of your search"
+            ).format(run=_name(parent), parent=parent.data.tags[PARENT_TAG][:8])
         )
         return None
     status = parent.info.status
     if status == "FAILED":
         fb.problems.append(
-            f"the parent run {_name(parent)} ended FAILED: a cell raised inside its `with` "
-            "block; fix the error and run the search again"
+            _(
+                "the parent run {run} ended FAILED: a cell raised inside its `with` block; fix "
+                "the error and run the search again"
+            ).format(run=_name(parent))
         )
     elif status != "FINISHED":
         fb.problems.append(
-            f"the parent run {_name(parent)} is {status}, not FINISHED: open it with "
-            "`with mlflow.start_run(...) as parent:` so that it ends with the block"
+            _(
+                "the parent run {run} is {status}, not FINISHED: open it with "
+                "`with mlflow.start_run(...) as parent:` so that it ends with the block"
+            ).format(run=_name(parent), status=status)
         )
     else:
-        fb.good.append(f"the parent run {_name(parent)} is a finished run of this experiment")
+        fb.good.append(
+            _("the parent run {run} is a finished run of this experiment").format(run=_name(parent))
+        )
     return parent
 
 
@@ -136,10 +149,12 @@ def _parent_run(fb: Feedback, parent_run_id: Any) -> Any | None:
 
 @task_check(
     LAB,
-    "Task 1 · Search space",
+    N_("Task 1 · Search space"),
     points=2,
-    hint="A list of dicts such as {'max_depth': 4, 'min_samples_leaf': 20}; "
-    "vary both hyperparameters, 4 to 8 configurations in all.",
+    hint=N_(
+        "A list of dicts such as {'max_depth': 4, 'min_samples_leaf': 20}; "
+        "vary both hyperparameters, 4 to 8 configurations in all."
+    ),
 )
 def check_search_space(fb: Feedback, configurations: Any) -> None:
     """The configurations: 4-8 distinct dicts of whole-number ``max_depth``/``min_samples_leaf``."""
@@ -148,29 +163,35 @@ def check_search_space(fb: Feedback, configurations: Any) -> None:
     count = len(configurations)
     fb.expect(
         MIN_CONFIGURATIONS <= count <= MAX_CONFIGURATIONS,
-        f"{count} configurations: a search that runs in seconds",
-        f"there are {count} configurations: keep between {MIN_CONFIGURATIONS} and "
-        f"{MAX_CONFIGURATIONS} (each one is a fit and a run)",
+        _("{count} configurations: a search that runs in seconds").format(count=count),
+        _(
+            "there are {count} configurations: keep between {low} and {high} (each one is a "
+            "fit and a run)"
+        ).format(count=count, low=MIN_CONFIGURATIONS, high=MAX_CONFIGURATIONS),
     )
-    keys = " and ".join(HYPERPARAMETERS)
+    keys = _(" and ").join(HYPERPARAMETERS)
     seen: dict[tuple, int] = {}
     valid = True
     for number, config in enumerate(configurations, start=1):
         if not isinstance(config, dict):
             fb.problems.append(
-                f"configuration {number} is a {type(config).__name__}, not a dict like "
-                "{'max_depth': 4, 'min_samples_leaf': 20}"
+                _(
+                    "configuration {number} is a {type}, not a dict like "
+                    "{{'max_depth': 4, 'min_samples_leaf': 20}}"
+                ).format(number=number, type=type(config).__name__)
             )
             return
         missing = [key for key in HYPERPARAMETERS if key not in config]
         unknown = [key for key in config if key not in HYPERPARAMETERS]
         if missing or unknown:
             valid = False
-            faults = ([f"lacks {missing}"] if missing else []) + (
-                [f"has the unknown keys {unknown}"] if unknown else []
+            faults = ([_("lacks {missing}").format(missing=missing)] if missing else []) + (
+                [_("has the unknown keys {unknown}").format(unknown=unknown)] if unknown else []
             )
             fb.problems.append(
-                f"configuration {number} {' and '.join(faults)}: use exactly the keys {keys}"
+                _("configuration {number} {faults}: use exactly the keys {keys}").format(
+                    number=number, faults=_(" and ").join(faults), keys=keys
+                )
             )
             continue
         for key in HYPERPARAMETERS:
@@ -178,26 +199,38 @@ def check_search_space(fb: Feedback, configurations: Any) -> None:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 valid = False
                 fb.problems.append(
-                    f"configuration {number} sets {key} to {value!r}: use a whole number of "
-                    "at least 1"
+                    _(
+                        "configuration {number} sets {key} to {value!r}: use a whole number of "
+                        "at least 1"
+                    ).format(number=number, key=key, value=value)
                 )
         signature = tuple(config[key] for key in HYPERPARAMETERS)
         if signature in seen:
             valid = False
             fb.problems.append(
-                f"configurations {seen[signature]} and {number} are the same ({config}): "
-                "each run should try something new"
+                _(
+                    "configurations {first} and {number} are the same ({config}): "
+                    "each run should try something new"
+                ).format(first=seen[signature], number=number, config=config)
             )
         seen.setdefault(signature, number)
     if not valid:
         return
-    fb.good.append(f"every configuration sets {keys} to whole numbers, and no two are the same")
+    fb.good.append(
+        _("every configuration sets {keys} to whole numbers, and no two are the same").format(
+            keys=keys
+        )
+    )
     for position, key in enumerate(HYPERPARAMETERS):
         values = sorted({signature[position] for signature in seen})
         fb.expect(
             len(values) >= 2,
-            f"{key} takes {len(values)} values: {values}",
-            f"every configuration uses {key}={values[0]}: vary both hyperparameters",
+            _("{key} takes {count} values: {values}").format(
+                key=key, count=len(values), values=values
+            ),
+            _("every configuration uses {key}={value}: vary both hyperparameters").format(
+                key=key, value=values[0]
+            ),
         )
 
 
@@ -206,11 +239,13 @@ def check_search_space(fb: Feedback, configurations: Any) -> None:
 
 @task_check(
     LAB,
-    "Task 2 · Nested, tracked search",
+    N_("Task 2 · Nested, tracked search"),
     points=3,
-    hint="with mlflow.start_run(run_name=...) as parent: then, for each configuration, "
-    "with mlflow.start_run(run_name=..., nested=True): log_params(config) and "
-    "log_metric('val_auc', ...). Afterwards parent_run_id = parent.info.run_id.",
+    hint=N_(
+        "with mlflow.start_run(run_name=...) as parent: then, for each configuration, "
+        "with mlflow.start_run(run_name=..., nested=True): log_params(config) and "
+        "log_metric('val_auc', ...). Afterwards parent_run_id = parent.info.run_id."
+    ),
 )
 def check_nested_search(fb: Feedback, parent_run_id: Any, configurations: Any) -> None:
     """The parent run has one finished child per configuration, each with params and val_auc."""
@@ -220,60 +255,95 @@ def check_nested_search(fb: Feedback, parent_run_id: Any, configurations: Any) -
     children = _children(parent)
     if not children:
         loose = [run for run in _started_since(parent) if PARENT_TAG not in run.data.tags]
-        fb.problems.append(
-            f"found 1 parent run {_name(parent)} with 0 children: start each child run with "
-            "mlflow.start_run(..., nested=True) inside the parent's `with` block"
-            + (f" ({len(loose)} runs started after it are not linked to it)" if loose else "")
-        )
+        if loose:
+            text = _(
+                "found 1 parent run {run} with 0 children: start each child run with "
+                "mlflow.start_run(..., nested=True) inside the parent's `with` block "
+                "({count} runs started after it are not linked to it)"
+            )
+        else:
+            text = _(
+                "found 1 parent run {run} with 0 children: start each child run with "
+                "mlflow.start_run(..., nested=True) inside the parent's `with` block"
+            )
+        fb.problems.append(text.format(run=_name(parent), count=len(loose)))
         return
     if isinstance(configurations, list):
         fb.expect(
             len(children) == len(configurations),
-            f"the parent has one child run per configuration ({len(children)})",
-            f"the parent has {len(children)} child runs for {len(configurations)} "
-            "configurations: start exactly one child run per configuration",
+            _("the parent has one child run per configuration ({count})").format(
+                count=len(children)
+            ),
+            _(
+                "the parent has {children} child runs for {configurations} configurations: "
+                "start exactly one child run per configuration"
+            ).format(children=len(children), configurations=len(configurations)),
         )
     not_finished = [child for child in children if child.info.status != "FINISHED"]
     if not_finished:
         fb.problems.append(
-            f"{len(not_finished)} child runs did not finish (e.g. {_name(not_finished[0])} is "
-            f"{not_finished[0].info.status}): a cell raised inside the loop; fix it and rerun"
+            _(
+                "{count} child runs did not finish (e.g. {run} is {status}): a cell raised "
+                "inside the loop; fix it and rerun"
+            ).format(
+                count=len(not_finished),
+                run=_name(not_finished[0]),
+                status=not_finished[0].info.status,
+            )
         )
     else:
-        fb.good.append("every child run finished")
+        fb.good.append(_("every child run finished"))
     lacking = [child for child in children if METRIC not in child.data.metrics]
     if lacking:
         others = sorted({key for child in lacking for key in child.data.metrics})
+        if others:
+            text = _(
+                "{count} of {children} child runs lack the metric '{metric}' (they log "
+                "{others}): log it with mlflow.log_metric('{metric}', ...)"
+            )
+        else:
+            text = _(
+                "{count} of {children} child runs lack the metric '{metric}': log it with "
+                "mlflow.log_metric('{metric}', ...)"
+            )
         fb.problems.append(
-            f"{len(lacking)} of {len(children)} child runs lack the metric '{METRIC}'"
-            + (f" (they log {others})" if others else "")
-            + f": log it with mlflow.log_metric('{METRIC}', ...)"
+            text.format(count=len(lacking), children=len(children), metric=METRIC, others=others)
         )
     else:
         scores = [child.data.metrics[METRIC] for child in children]
         fb.expect(
             all(0.0 <= score <= 1.0 for score in scores),
-            f"every child run logs '{METRIC}'",
-            f"some '{METRIC}' values are not AUCs (between 0 and 1): {sorted(scores)}",
+            _("every child run logs '{metric}'").format(metric=METRIC),
+            _("some '{metric}' values are not AUCs (between 0 and 1): {scores}").format(
+                metric=METRIC, scores=sorted(scores)
+            ),
         )
     logged = [key for key in HYPERPARAMETERS if all(key in c.data.params for c in children)]
     absent = [key for key in HYPERPARAMETERS if key not in logged]
     if not logged:
         fb.problems.append(
-            f"the child runs log none of {list(HYPERPARAMETERS)}: log each configuration "
-            "with mlflow.log_params(config)"
+            _(
+                "the child runs log none of {names}: log each configuration with "
+                "mlflow.log_params(config)"
+            ).format(names=list(HYPERPARAMETERS))
         )
         return
     if absent:
         short = [c for c in children if any(key not in c.data.params for key in absent)]
         fb.problems.append(
-            f"you logged {' and '.join(logged)} but not {' and '.join(absent)} "
-            f"({len(short)} of {len(children)} child runs lack it): log the whole "
-            "configuration with mlflow.log_params(config)"
+            _(
+                "you logged {logged} but not {absent} ({count} of {children} child runs lack "
+                "it): log the whole configuration with mlflow.log_params(config)"
+            ).format(
+                logged=_(" and ").join(logged),
+                absent=_(" and ").join(absent),
+                count=len(short),
+                children=len(children),
+            )
         )
         return
     if not (isinstance(configurations, list) and all(isinstance(c, dict) for c in configurations)):
-        fb.problems.append("configurations is not a list of dicts: finish Task 1 first")
+        fb.problems.append(_("configurations is not a list of dicts: finish Task 1 first"))
         return
     tried = {tuple(child.data.params[key] for key in HYPERPARAMETERS) for child in children}
     untried = [
@@ -283,10 +353,16 @@ def check_nested_search(fb: Feedback, parent_run_id: Any, configurations: Any) -
     ]
     if untried:
         fb.problems.append(
-            f"no child run logged the configuration {untried[0]}: log the values you trained with"
+            _(
+                "no child run logged the configuration {config}: log the values you trained with"
+            ).format(config=untried[0])
         )
     else:
-        fb.good.append(f"the child runs log {' and '.join(HYPERPARAMETERS)} of every configuration")
+        fb.good.append(
+            _("the child runs log {keys} of every configuration").format(
+                keys=_(" and ").join(HYPERPARAMETERS)
+            )
+        )
 
 
 # --- Task 3 -------------------------------------------------------------------------------
@@ -294,11 +370,13 @@ def check_nested_search(fb: Feedback, parent_run_id: Any, configurations: Any) -
 
 @task_check(
     LAB,
-    "Task 3 · Best run by search",
+    N_("Task 3 · Best run by search"),
     points=3,
-    hint="mlflow.search_runs(experiment_ids=[kit.experiment_id], "
-    "filter_string=f\"tags.mlflow.parentRunId = '{parent_run_id}'\", "
-    "order_by=['metrics.val_auc DESC']); the best run is the first row.",
+    hint=N_(
+        "mlflow.search_runs(experiment_ids=[kit.experiment_id], "
+        "filter_string=f\"tags.mlflow.parentRunId = '{parent_run_id}'\", "
+        "order_by=['metrics.val_auc DESC']); the best run is the first row."
+    ),
 )
 def check_best_run(fb: Feedback, ranked: Any, best_run_id: Any, parent_run_id: Any) -> None:
     """``ranked`` holds exactly the children, best first; ``best_run_id`` is the best one."""
@@ -308,17 +386,23 @@ def check_best_run(fb: Feedback, ranked: Any, best_run_id: Any, parent_run_id: A
     children = {child.info.run_id: child for child in _children(parent)}
     best = _best_child(list(children.values()))
     if best is None:
-        fb.problems.append(f"your search has no child run with '{METRIC}' yet: finish Task 2")
+        fb.problems.append(
+            _("your search has no child run with '{metric}' yet: finish Task 2").format(
+                metric=METRIC
+            )
+        )
         return
-    if fb.expect_type(ranked, pd.DataFrame, "ranked (what mlflow.search_runs returns)"):
+    if fb.expect_type(ranked, pd.DataFrame, _("ranked (what mlflow.search_runs returns)")):
         if ranked.empty:
             fb.problems.append(
-                "ranked is empty: your search matched no run; check the experiment id and "
-                f"the filter tags.mlflow.parentRunId = '{parent.info.run_id}' (quotes included)"
+                _(
+                    "ranked is empty: your search matched no run; check the experiment id and "
+                    "the filter tags.mlflow.parentRunId = '{run_id}' (quotes included)"
+                ).format(run_id=parent.info.run_id)
             )
         elif "run_id" not in ranked.columns:
             fb.problems.append(
-                "ranked has no run_id column: keep the DataFrame mlflow.search_runs returns"
+                _("ranked has no run_id column: keep the DataFrame mlflow.search_runs returns")
             )
         else:
             _check_ranking(fb, ranked, children, parent)
@@ -329,18 +413,31 @@ def check_best_run(fb: Feedback, ranked: Any, best_run_id: Any, parent_run_id: A
     if chosen is None:
         other = _find_run(best_run_id)
         fb.problems.append(
-            f"run {_name(other)} is not a child of your search {_name(parent)}"
+            _("run {run} is not a child of your search {parent}").format(
+                run=_name(other), parent=_name(parent)
+            )
             if other is not None
-            else f"no run has the id '{best_run_id}'"
+            else _("no run has the id '{run_id}'").format(run_id=best_run_id)
         )
     elif chosen.data.metrics.get(METRIC, float("-inf")) < best_score:
         fb.problems.append(
-            f"the run you chose, {_name(chosen)}, is not the best by {METRIC} "
-            f"({chosen.data.metrics.get(METRIC, float('nan')):.4f}): run {_name(best)} "
-            f"scores {best_score:.4f}"
+            _(
+                "the run you chose, {chosen}, is not the best by {metric} ({score:.4f}): run "
+                "{best} scores {best_score:.4f}"
+            ).format(
+                chosen=_name(chosen),
+                metric=METRIC,
+                score=chosen.data.metrics.get(METRIC, float("nan")),
+                best=_name(best),
+                best_score=best_score,
+            )
         )
     else:
-        fb.good.append(f"{_name(chosen)} is the best child run, {METRIC} = {best_score:.4f}")
+        fb.good.append(
+            _("{run} is the best child run, {metric} = {score:.4f}").format(
+                run=_name(chosen), metric=METRIC, score=best_score
+            )
+        )
 
 
 def _check_ranking(fb: Feedback, ranked: pd.DataFrame, children: dict, parent: Any) -> None:
@@ -350,35 +447,47 @@ def _check_ranking(fb: Feedback, ranked: pd.DataFrame, children: dict, parent: A
     missing = [run_id for run_id in children if run_id not in ids]
     if extra:
         if parent.info.run_id in extra:
-            which = "including the parent run itself"
+            which = _("including the parent run itself")
         else:
-            which = "e.g. runs of an earlier search"
+            which = _("e.g. runs of an earlier search")
         fb.problems.append(
-            f"your search returned {len(ids)} runs, {len(extra)} of which are not children of "
-            f"this search ({which}): filter on tags.mlflow.parentRunId = "
-            f"'{parent.info.run_id}'"
+            _(
+                "your search returned {count} runs, {extra} of which are not children of "
+                "this search ({which}): filter on tags.mlflow.parentRunId = '{run_id}'"
+            ).format(count=len(ids), extra=len(extra), which=which, run_id=parent.info.run_id)
         )
     elif missing:
         fb.problems.append(
-            f"ranked misses {len(missing)} of the {len(children)} child runs: did a filter or "
-            "max_results drop them?"
+            _(
+                "ranked misses {count} of the {children} child runs: did a filter or "
+                "max_results drop them?"
+            ).format(count=len(missing), children=len(children))
         )
     else:
-        fb.good.append(f"ranked holds exactly the {len(children)} child runs of the search")
+        fb.good.append(
+            _("ranked holds exactly the {count} child runs of the search").format(
+                count=len(children)
+            )
+        )
     column = f"metrics.{METRIC}"
     if column not in ranked.columns:
-        fb.problems.append(f"ranked has no column '{column}'")
+        fb.problems.append(_("ranked has no column '{column}'").format(column=column))
         return
     scores = ranked[column].tolist()
     if all(a >= b for a, b in zip(scores, scores[1:], strict=False)):
-        fb.good.append(f"ranked is sorted by {METRIC}, best first")
+        fb.good.append(_("ranked is sorted by {metric}, best first").format(metric=METRIC))
     elif all(a <= b for a, b in zip(scores, scores[1:], strict=False)):
         fb.problems.append(
-            f"ranked is sorted worst first: order_by=['metrics.{METRIC} DESC'] puts the best first"
+            _(
+                "ranked is sorted worst first: order_by=['metrics.{metric} DESC'] puts the "
+                "best first"
+            ).format(metric=METRIC)
         )
     else:
         fb.problems.append(
-            f"ranked is not sorted by {METRIC}: pass order_by=['metrics.{METRIC} DESC']"
+            _("ranked is not sorted by {metric}: pass order_by=['metrics.{metric} DESC']").format(
+                metric=METRIC
+            )
         )
 
 
@@ -387,10 +496,12 @@ def _check_ranking(fb: Feedback, ranked: pd.DataFrame, children: dict, parent: A
 
 @task_check(
     LAB,
-    "Task 4 · Search summary on the parent",
+    N_("Task 4 · Search summary on the parent"),
     points=2,
-    hint="Reopen the parent with `with mlflow.start_run(run_id=parent_run_id):`, then "
-    "mlflow.set_tag('best_run_id', best_run_id) and mlflow.log_metric('best_val_auc', ...).",
+    hint=N_(
+        "Reopen the parent with `with mlflow.start_run(run_id=parent_run_id):`, then "
+        "mlflow.set_tag('best_run_id', best_run_id) and mlflow.log_metric('best_val_auc', ...)."
+    ),
 )
 def check_parent_summary(fb: Feedback, parent_run_id: Any, best_val_auc: Any) -> None:
     """The parent run carries the tag ``best_run_id`` and the metric ``best_val_auc``."""
@@ -401,43 +512,62 @@ def check_parent_summary(fb: Feedback, parent_run_id: Any, best_val_auc: Any) ->
         return
     best = _best_child(_children(parent))
     if best is None:
-        fb.problems.append(f"your search has no child run with '{METRIC}' yet: finish Task 2")
+        fb.problems.append(
+            _("your search has no child run with '{metric}' yet: finish Task 2").format(
+                metric=METRIC
+            )
+        )
         return
     best_score = best.data.metrics[METRIC]
     fb.expect(
         abs(best_val_auc - best_score) < 1e-9,
-        f"best_val_auc is the {METRIC} of the best child run ({best_score:.4f})",
-        f"best_val_auc = {best_val_auc:.4f} is not the {METRIC} of the best child run "
-        f"{_name(best)} ({best_score:.4f})",
+        _("best_val_auc is the {metric} of the best child run ({score:.4f})").format(
+            metric=METRIC, score=best_score
+        ),
+        _(
+            "best_val_auc = {value:.4f} is not the {metric} of the best child run {run} "
+            "({score:.4f})"
+        ).format(value=best_val_auc, metric=METRIC, run=_name(best), score=best_score),
     )
     logged = parent.data.metrics.get(BEST_METRIC)
     if logged is None:
         strays = [run for run in _started_since(parent) if BEST_METRIC in run.data.metrics]
-        fb.problems.append(
-            f"the parent run has no metric '{BEST_METRIC}'"
-            + (
-                f"; run {_name(strays[0])} has it: mlflow.log_metric outside a `with` block "
-                "starts a new run, so reopen the parent with "
-                "`with mlflow.start_run(run_id=parent_run_id):`"
-                if strays
-                else ": log it while the parent run is open"
+        if strays:
+            fb.problems.append(
+                _(
+                    "the parent run has no metric '{metric}'; run {run} has it: "
+                    "mlflow.log_metric outside a `with` block starts a new run, so reopen the "
+                    "parent with `with mlflow.start_run(run_id=parent_run_id):`"
+                ).format(metric=BEST_METRIC, run=_name(strays[0]))
             )
-        )
+        else:
+            fb.problems.append(
+                _(
+                    "the parent run has no metric '{metric}': log it while the parent run is open"
+                ).format(metric=BEST_METRIC)
+            )
     else:
         fb.expect(
             abs(logged - best_score) < 1e-9,
-            f"the parent run's '{BEST_METRIC}' is {logged:.4f}",
-            f"the parent run's '{BEST_METRIC}' is {logged:.4f}, but the best child scores "
-            f"{best_score:.4f}",
+            _("the parent run's '{metric}' is {value:.4f}").format(
+                metric=BEST_METRIC, value=logged
+            ),
+            _(
+                "the parent run's '{metric}' is {value:.4f}, but the best child scores {score:.4f}"
+            ).format(metric=BEST_METRIC, value=logged, score=best_score),
         )
     tagged = parent.data.tags.get(BEST_TAG)
     if tagged is None:
-        fb.problems.append(f"the parent run has no tag '{BEST_TAG}'")
+        fb.problems.append(_("the parent run has no tag '{tag}'").format(tag=BEST_TAG))
     else:
         fb.expect(
             tagged == best.info.run_id,
-            f"the parent's tag '{BEST_TAG}' names the best child run {_name(best)}",
-            f"the parent's tag '{BEST_TAG}' is '{tagged}', but the best child run is {_name(best)}",
+            _("the parent's tag '{tag}' names the best child run {run}").format(
+                tag=BEST_TAG, run=_name(best)
+            ),
+            _("the parent's tag '{tag}' is '{value}', but the best child run is {run}").format(
+                tag=BEST_TAG, value=tagged, run=_name(best)
+            ),
         )
 
 
@@ -445,9 +575,9 @@ def check_parent_summary(fb: Feedback, parent_run_id: Any, best_val_auc: Any) ->
 
 #: The tasks graded from MLflow state alone, by :func:`grade_state`.
 STATE_TASKS: tuple[str, ...] = (
-    "Task 1 · Search space",
-    "Task 2 · Nested, tracked search",
-    "Task 4 · Search summary on the parent",
+    N_("Task 1 · Search space"),
+    N_("Task 2 · Nested, tracked search"),
+    N_("Task 4 · Search summary on the parent"),
 )
 
 
@@ -491,15 +621,15 @@ def grade_state(experiment_id: str, user: str | None = None) -> list[Feedback]:
     from utils.grading import best_of
 
     searches = _searches(experiment_id)
-    none = "the experiment holds no parent run with nested child runs: run the search of Task 2"
-    space = [lambda fb, c=c: check_search_space.__wrapped__(fb, c) for _, c in searches]
+    none = _("the experiment holds no parent run with nested child runs: run the search of Task 2")
+    space = [lambda fb, c=c: check_search_space.__wrapped__(fb, c) for _run, c in searches]
     nested = [
         lambda fb, r=r, c=c: check_nested_search.__wrapped__(fb, r.info.run_id, c)
         for r, c in searches
     ]
     summary = [
         lambda fb, r=r: check_parent_summary.__wrapped__(fb, r.info.run_id, _best_score(r))
-        for r, _ in searches
+        for r, _configs in searches
     ]
     return [
         best_of(LAB, STATE_TASKS[0], space, none),

@@ -19,6 +19,7 @@ import pandas as pd
 from utils.checks import Feedback, task_check
 from utils.data import TARGET, load_dataset
 from utils.features import FEATURES, NUMERIC, split_features
+from utils.i18n import N_, _
 
 LAB = "lab04"
 #: The retention team's decision threshold, logged in the model's ``model_config``.
@@ -87,7 +88,7 @@ def raw_style(frame: pd.DataFrame) -> pd.DataFrame:
 @functools.cache
 def _evaluation_features() -> pd.DataFrame:
     """Return the evaluation month's features (read once per process)."""
-    X, _ = split_features(load_dataset(f"monthly/{EVALUATION_MONTH}"))
+    X, _target = split_features(load_dataset(f"monthly/{EVALUATION_MONTH}"))
     return X
 
 
@@ -106,10 +107,9 @@ def _first_difference(got: pd.Series, want: pd.Series, given: pd.Series) -> str 
     if not wrong.any():
         return None
     row = wrong.idxmax()
-    return (
-        f"{given[row]!r} came back as {got[row]!r}, expected {want[row]!r} "
-        f"({int(wrong.sum())} of {len(got)} rows wrong)"
-    )
+    return _(
+        "{given!r} came back as {got!r}, expected {want!r} ({wrong} of {rows} rows wrong)"
+    ).format(given=given[row], got=got[row], want=want[row], wrong=int(wrong.sum()), rows=len(got))
 
 
 # --- Task 1 -------------------------------------------------------------------------------
@@ -117,17 +117,21 @@ def _first_difference(got: pd.Series, want: pd.Series, given: pd.Series) -> str 
 
 @task_check(
     LAB,
-    "Task 1 · Clean raw inputs",
+    N_("Task 1 · Clean raw inputs"),
     points=2,
-    hint="For each text column: strip the spaces, lower-case, map to the training spelling "
-    "(vocabulary[column]), and keep what the map does not know; work on frame.copy().",
+    hint=N_(
+        "For each text column: strip the spaces, lower-case, map to the training spelling "
+        "(vocabulary[column]), and keep what the map does not know; work on frame.copy()."
+    ),
 )
 def check_clean_inputs(fb: Feedback, clean_inputs: Any) -> None:
     """Check the student's preprocessing function on raw-style rows of the evaluation month."""
     if not fb.expect(
         callable(clean_inputs),
-        "clean_inputs is a function",
-        f"clean_inputs should be a function, not a {type(clean_inputs).__name__}",
+        _("clean_inputs is a function"),
+        _("clean_inputs should be a function, not a {type}").format(
+            type=type(clean_inputs).__name__
+        ),
     ):
         return
     clean = clean_sample()
@@ -137,18 +141,20 @@ def check_clean_inputs(fb: Feedback, clean_inputs: Any) -> None:
     if result is Ellipsis:
         fb.unfinished = True
         return
-    if not fb.expect_type(result, pd.DataFrame, "what clean_inputs returns"):
+    if not fb.expect_type(result, pd.DataFrame, _("what clean_inputs returns")):
         return
     fb.expect(
         given.equals(messy),
-        "the frame passed in is left as it was",
-        "clean_inputs changed the frame it was given: work on a copy (frame.copy())",
+        _("the frame passed in is left as it was"),
+        _("clean_inputs changed the frame it was given: work on a copy (frame.copy())"),
     )
     if not fb.expect(
         list(result.columns) == list(messy.columns) and result.index.equals(messy.index),
-        "the result has the input's columns and index",
-        f"the result has columns {list(result.columns)} and {len(result)} rows; return every "
-        f"column of the input ({len(messy)} rows), in the same order, on the same index",
+        _("the result has the input's columns and index"),
+        _(
+            "the result has columns {columns} and {rows} rows; return every column of the "
+            "input ({expected} rows), in the same order, on the same index"
+        ).format(columns=list(result.columns), rows=len(result), expected=len(messy)),
     ):
         return
     wrong = []
@@ -158,15 +164,17 @@ def check_clean_inputs(fb: Feedback, clean_inputs: Any) -> None:
             wrong.append(f"{column}: {problem}")
     fb.expect(
         not wrong,
-        "every category is spelled as in training",
-        "some categories are not spelled as in training; " + "; ".join(wrong),
+        _("every category is spelled as in training"),
+        _("some categories are not spelled as in training; {details}").format(
+            details="; ".join(wrong)
+        ),
     )
     others = [c for c in messy.columns if c not in TEXT_COLUMNS]
     changed = [c for c in others if not result[c].equals(messy[c])]
     fb.expect(
         not changed,
-        "the other columns are untouched",
-        f"clean_inputs changed columns it should leave alone: {changed}",
+        _("the other columns are untouched"),
+        _("clean_inputs changed columns it should leave alone: {columns}").format(columns=changed),
     )
     odd = messy.head(2).copy()
     odd["plan"] = ["  Platinum ", "Gold"]
@@ -174,9 +182,11 @@ def check_clean_inputs(fb: Feedback, clean_inputs: Any) -> None:
     if isinstance(kept, pd.DataFrame) and "plan" in kept.columns:
         fb.expect(
             list(kept["plan"]) == ["Platinum", "Gold"],
-            "an unknown spelling is kept (without its spaces)",
-            f"unknown plans '  Platinum ' and 'Gold' came back as {list(kept['plan'])}; keep a "
-            "value the vocabulary does not know, only stripped (map(...).fillna(stripped))",
+            _("an unknown spelling is kept (without its spaces)"),
+            _(
+                "unknown plans '  Platinum ' and 'Gold' came back as {plans}; keep a value the "
+                "vocabulary does not know, only stripped (map(...).fillna(stripped))"
+            ).format(plans=list(kept["plan"])),
         )
 
 
@@ -185,11 +195,13 @@ def check_clean_inputs(fb: Feedback, clean_inputs: Any) -> None:
 
 @task_check(
     LAB,
-    "Task 2 · The custom model",
+    N_("Task 2 · The custom model"),
     points=3,
-    hint="predict should: clean = clean_inputs(model_input); probability = "
-    "self.pipeline.predict_proba(clean[FEATURES])[:, 1]; return a DataFrame with "
-    "churn_probability and decision (np.where(probability >= self.threshold, ...)).",
+    hint=N_(
+        "predict should: clean = clean_inputs(model_input); probability = "
+        "self.pipeline.predict_proba(clean[FEATURES])[:, 1]; return a DataFrame with "
+        "churn_probability and decision (np.where(probability >= self.threshold, ...))."
+    ),
 )
 def check_custom_model(fb: Feedback, scorer: Any, pipeline: Any) -> None:
     """Check the student's ``PythonModel`` instance in memory, before it is logged."""
@@ -197,9 +209,11 @@ def check_custom_model(fb: Feedback, scorer: Any, pipeline: Any) -> None:
 
     if not fb.expect(
         isinstance(scorer, mlflow.pyfunc.PythonModel),
-        "scorer is a mlflow.pyfunc.PythonModel",
-        f"scorer should be an instance of your class, which subclasses "
-        f"mlflow.pyfunc.PythonModel; got a {type(scorer).__name__}",
+        _("scorer is a mlflow.pyfunc.PythonModel"),
+        _(
+            "scorer should be an instance of your class, which subclasses "
+            "mlflow.pyfunc.PythonModel; got a {type}"
+        ).format(type=type(scorer).__name__),
     ):
         return
     clean = clean_sample()
@@ -213,10 +227,12 @@ def check_custom_model(fb: Feedback, scorer: Any, pipeline: Any) -> None:
         got = pd.to_numeric(output["churn_probability"], errors="coerce").to_numpy()
         fb.expect(
             np.allclose(got, want, atol=1e-9),
-            "raw-style rows get the probabilities of the same rows spelled cleanly",
-            "raw-style rows get other probabilities than the same rows spelled cleanly: clean "
-            "the input with clean_inputs before scoring, and take column 1 of predict_proba "
-            "(the probability of churn)",
+            _("raw-style rows get the probabilities of the same rows spelled cleanly"),
+            _(
+                "raw-style rows get other probabilities than the same rows spelled cleanly: "
+                "clean the input with clean_inputs before scoring, and take column 1 of "
+                "predict_proba (the probability of churn)"
+            ),
         )
 
 
@@ -230,37 +246,44 @@ def _check_output(
         output: What the model returned.
         inputs: The rows it was given.
         threshold: The threshold its decisions must follow (skipped when not a number).
-        what: How to name the model in messages.
+        what: How to name the model in messages (in the student's language).
         fix: Advice added when the decisions follow another threshold.
     """
-    if not fb.expect_type(output, pd.DataFrame, f"what {what} returns"):
+    if not fb.expect_type(output, pd.DataFrame, _("what {what} returns").format(what=what)):
         return
     missing = [c for c in OUTPUTS if c not in output.columns]
     if not fb.expect(
         not missing,
-        f"{what} returns the columns {OUTPUTS}",
-        f"{what} returns the columns {list(output.columns)}; expected {OUTPUTS} (missing "
-        f"{missing})",
+        _("{what} returns the columns {columns}").format(what=what, columns=OUTPUTS),
+        _("{what} returns the columns {got}; expected {columns} (missing {missing})").format(
+            what=what, got=list(output.columns), columns=OUTPUTS, missing=missing
+        ),
     ):
         return
     fb.expect(
         len(output) == len(inputs),
-        f"{what} gives one row per customer",
-        f"{what} gave {len(output)} rows for {len(inputs)} customers",
+        _("{what} gives one row per customer").format(what=what),
+        _("{what} gave {rows} rows for {customers} customers").format(
+            what=what, rows=len(output), customers=len(inputs)
+        ),
     )
     probability = pd.to_numeric(output["churn_probability"], errors="coerce")
     if not fb.expect(
         bool(probability.notna().all() and probability.between(0, 1).all()),
-        "every churn_probability is in [0, 1]",
-        "churn_probability holds values outside [0, 1] (or not numbers): return "
-        "predict_proba(...)[:, 1], not predict(...) or the whole matrix",
+        _("every churn_probability is in [0, 1]"),
+        _(
+            "churn_probability holds values outside [0, 1] (or not numbers): return "
+            "predict_proba(...)[:, 1], not predict(...) or the whole matrix"
+        ),
     ):
         return
     decisions = set(output["decision"])
     if not fb.expect(
         decisions <= set(DECISIONS),
-        f"decision holds only {DECISIONS}",
-        f"decision holds {sorted(map(str, decisions))}; use exactly 'contact' and 'no action'",
+        _("decision holds only {decisions}").format(decisions=DECISIONS),
+        _("decision holds {values}; use exactly 'contact' and 'no action'").format(
+            values=sorted(map(str, decisions))
+        ),
     ):
         return
     if isinstance(threshold, int | float) and not isinstance(threshold, bool):
@@ -268,9 +291,13 @@ def _check_output(
         wrong = int((output["decision"].to_numpy() != expected).sum())
         fb.expect(
             wrong == 0,
-            f"decision is 'contact' exactly when churn_probability >= {threshold}",
-            f"{wrong} of {len(expected)} decisions disagree with the threshold {threshold}: "
-            f"'contact' when churn_probability >= threshold, else 'no action'{fix}",
+            _("decision is 'contact' exactly when churn_probability >= {threshold}").format(
+                threshold=threshold
+            ),
+            _(
+                "{wrong} of {count} decisions disagree with the threshold {threshold}: "
+                "'contact' when churn_probability >= threshold, else 'no action'{fix}"
+            ).format(wrong=wrong, count=len(expected), threshold=threshold, fix=fix),
         )
 
 
@@ -283,14 +310,16 @@ def _model_info(fb: Feedback, model_uri: Any) -> Any | None:
 
     if not fb.expect_type(model_uri, str, "model_uri"):
         if hasattr(model_uri, "model_uri"):
-            fb.problems.append("pass the URI string, not the ModelInfo: info.model_uri")
+            fb.problems.append(_("pass the URI string, not the ModelInfo: info.model_uri"))
         return None
     try:
         return mlflow.models.get_model_info(model_uri)
     except Exception as error:  # noqa: BLE001 - any failure to read becomes a message
         fb.problems.append(
-            f"MLflow finds no model at '{model_uri}' ({type(error).__name__}): pass the "
-            "model_uri of the ModelInfo that mlflow.pyfunc.log_model returned"
+            _(
+                "MLflow finds no model at '{uri}' ({error}): pass the model_uri of the "
+                "ModelInfo that mlflow.pyfunc.log_model returned"
+            ).format(uri=model_uri, error=type(error).__name__)
         )
         return None
 
@@ -300,59 +329,75 @@ def _check_signature(fb: Feedback, info: Any) -> None:
     signature = info.signature
     if not fb.expect(
         signature is not None,
-        "the model has a signature",
-        "the model has no signature: pass signature=infer_signature(example, "
-        "scorer.predict(None, example)) to log_model",
+        _("the model has a signature"),
+        _(
+            "the model has no signature: pass signature=infer_signature(example, "
+            "scorer.predict(None, example)) to log_model"
+        ),
     ):
         return
     if not fb.expect(
         not signature.inputs.is_tensor_spec(),
-        "the signature is column-based",
-        "the signature is tensor-based: infer it from a DataFrame of the features, not from "
-        "a NumPy array",
+        _("the signature is column-based"),
+        _(
+            "the signature is tensor-based: infer it from a DataFrame of the features, not "
+            "from a NumPy array"
+        ),
     ):
         return
     types = {spec.name: spec.type.name for spec in signature.inputs.inputs}
     missing = [c for c in FEATURES if c not in types]
     fb.expect(
         not missing,
-        "the signature lists every feature",
-        f"the signature lacks the columns {missing}: infer it from rows with every feature",
+        _("the signature lists every feature"),
+        _(
+            "the signature lacks the columns {missing}: infer it from rows with every feature"
+        ).format(missing=missing),
     )
     wrong = [
-        f"{column} is {types[column]}, expected {' or '.join(expected_type(column))}"
+        _("{column} is {type}, expected {expected}").format(
+            column=column, type=types[column], expected=_(" or ").join(expected_type(column))
+        )
         for column in FEATURES
         if column in types and types[column] not in expected_type(column)
     ]
     fb.expect(
         not wrong,
-        "every feature has the right type",
-        "the signature's " + "; ".join(wrong) + ": infer it from the clean features "
-        "(X_train.head(3)), not from converted or raw text data",
+        _("every feature has the right type"),
+        _(
+            "the signature's {details}: infer it from the clean features (X_train.head(3)), "
+            "not from converted or raw text data"
+        ).format(details="; ".join(wrong)),
     )
     extra = [c for c in types if c not in FEATURES]
     fb.expect(
         not extra,
-        "the signature asks for no column beyond the features",
-        f"the signature also requires {extra}: infer it from the features only (no label, "
-        "no id), or every caller must send them",
+        _("the signature asks for no column beyond the features"),
+        _(
+            "the signature also requires {extra}: infer it from the features only (no label, "
+            "no id), or every caller must send them"
+        ).format(extra=extra),
     )
     outputs = signature.outputs.input_names() if signature.outputs is not None else []
     fb.expect(
         outputs == OUTPUTS,
-        f"the signature's outputs are {OUTPUTS}",
-        f"the signature's outputs are {outputs}; expected {OUTPUTS}: infer it from the "
-        "model's own output, scorer.predict(None, example)",
+        _("the signature's outputs are {outputs}").format(outputs=OUTPUTS),
+        _(
+            "the signature's outputs are {outputs}; expected {expected}: infer it from the "
+            "model's own output, scorer.predict(None, example)"
+        ).format(outputs=outputs, expected=OUTPUTS),
     )
 
 
 @task_check(
     LAB,
-    "Task 3 · Log it with a signature and an input example",
+    N_("Task 3 · Log it with a signature and an input example"),
     points=3,
-    hint="mlflow.pyfunc.log_model(name=..., python_model=scorer, signature=signature, "
-    "input_example=example, model_config={'threshold': THRESHOLD}, "
-    "pip_requirements=REQUIREMENTS); then model_uri = info.model_uri.",
+    hint=N_(
+        "mlflow.pyfunc.log_model(name=..., python_model=scorer, signature=signature, "
+        "input_example=example, model_config={'threshold': THRESHOLD}, "
+        "pip_requirements=REQUIREMENTS); then model_uri = info.model_uri."
+    ),
 )
 def check_logged_model(fb: Feedback, model_uri: Any) -> None:
     """Check the real logged model: flavor, signature, input example, config, predictions."""
@@ -364,23 +409,27 @@ def check_logged_model(fb: Feedback, model_uri: Any) -> None:
     loader = info.flavors.get("python_function", {}).get("loader_module")
     if not fb.expect(
         loader == "mlflow.pyfunc.model",
-        "the model is a custom pyfunc model",
-        f"the model is loaded by {loader}, so it is not your custom model: log the scorer "
-        "with mlflow.pyfunc.log_model(python_model=scorer, ...)",
+        _("the model is a custom pyfunc model"),
+        _(
+            "the model is loaded by {loader}, so it is not your custom model: log the scorer "
+            "with mlflow.pyfunc.log_model(python_model=scorer, ...)"
+        ).format(loader=loader),
     ):
         return
     _check_signature(fb, info)
     fb.expect(
         info.saved_input_example_info is not None,
-        "the model has an input example",
-        "the model has no input example: pass input_example=example (a few clean rows)",
+        _("the model has an input example"),
+        _("the model has no input example: pass input_example=example (a few clean rows)"),
     )
     config = info.flavors["python_function"].get("config") or {}
     threshold = config.get("threshold")
     fb.expect(
         threshold == THRESHOLD,
-        f"model_config sets the threshold to {THRESHOLD}",
-        f"the model's config is {config}: pass model_config={{'threshold': {THRESHOLD}}}",
+        _("model_config sets the threshold to {threshold}").format(threshold=THRESHOLD),
+        _("the model's config is {config}: pass model_config={{'threshold': {threshold}}}").format(
+            config=config, threshold=THRESHOLD
+        ),
     )
     try:
         loaded = mlflow.pyfunc.load_model(model_uri)
@@ -389,8 +438,9 @@ def check_logged_model(fb: Feedback, model_uri: Any) -> None:
         cleanly = loaded.predict(clean)
     except Exception as error:  # noqa: BLE001 - a failure to load or predict becomes a message
         fb.problems.append(
-            f"loading the model and predicting on raw-style rows raised {type(error).__name__}: "
-            f"{str(error)[-300:]}"
+            _(
+                "loading the model and predicting on raw-style rows raised {error}: {message}"
+            ).format(error=type(error).__name__, message=str(error)[-300:])
         )
         return
     _check_output(
@@ -398,8 +448,8 @@ def check_logged_model(fb: Feedback, model_uri: Any) -> None:
         output,
         clean,
         THRESHOLD,
-        "the loaded model",
-        fix="; load_context must read the threshold from context.model_config",
+        _("the loaded model"),
+        fix=_("; load_context must read the threshold from context.model_config"),
     )
     if isinstance(output, pd.DataFrame) and "churn_probability" in output.columns:
         same = np.allclose(
@@ -409,9 +459,11 @@ def check_logged_model(fb: Feedback, model_uri: Any) -> None:
         )
         fb.expect(
             same,
-            "the loaded model cleans raw-style rows before scoring them",
-            "the loaded model gives raw-style rows other probabilities than the same rows "
-            "spelled cleanly: predict must call clean_inputs first",
+            _("the loaded model cleans raw-style rows before scoring them"),
+            _(
+                "the loaded model gives raw-style rows other probabilities than the same rows "
+                "spelled cleanly: predict must call clean_inputs first"
+            ),
         )
 
 
@@ -420,11 +472,13 @@ def check_logged_model(fb: Feedback, model_uri: Any) -> None:
 
 @task_check(
     LAB,
-    "Task 4 · Evaluate it",
+    N_("Task 4 · Evaluate it"),
     points=2,
-    hint="Inside mlflow.start_run(): mlflow.models.evaluate(model_uri, evaluation_data, "
-    "targets=TARGET, predictions='churn_probability', extra_metrics=[roc_auc]); then "
-    "evaluation_run_id = run.info.run_id.",
+    hint=N_(
+        "Inside mlflow.start_run(): mlflow.models.evaluate(model_uri, evaluation_data, "
+        "targets=TARGET, predictions='churn_probability', extra_metrics=[roc_auc]); then "
+        "evaluation_run_id = run.info.run_id."
+    ),
 )
 def check_evaluation(fb: Feedback, evaluation_run_id: Any, model_uri: Any) -> None:
     """Check the real evaluation run: it evaluated the logged model on April, AUC high enough."""
@@ -433,38 +487,60 @@ def check_evaluation(fb: Feedback, evaluation_run_id: Any, model_uri: Any) -> No
 
     if not fb.expect_type(evaluation_run_id, str, "evaluation_run_id"):
         if hasattr(evaluation_run_id, "info"):
-            fb.problems.append("pass the run's id, not the run: run.info.run_id")
+            fb.problems.append(_("pass the run's id, not the run: run.info.run_id"))
         return
     try:
         run = mlflow.get_run(evaluation_run_id)
     except MlflowException:
         fb.problems.append(
-            f"no run has the id '{evaluation_run_id}': take it from the run you evaluated in, "
-            "run.info.run_id"
+            _(
+                "no run has the id '{run_id}': take it from the run you evaluated in, "
+                "run.info.run_id"
+            ).format(run_id=evaluation_run_id)
         )
         return
     aucs = {k: v for k, v in run.data.metrics.items() if k.split("/")[0] == "roc_auc"}
+    if run.data.metrics:
+        no_auc = _(
+            "the run has no roc_auc metric (it has {metrics}): pass extra_metrics=[roc_auc] "
+            "and predictions='churn_probability' to mlflow.models.evaluate"
+        )
+    else:
+        no_auc = _(
+            "the run has no roc_auc metric (it has none): pass extra_metrics=[roc_auc] "
+            "and predictions='churn_probability' to mlflow.models.evaluate"
+        )
     if not fb.expect(
         bool(aucs),
-        "the run has a roc_auc metric",
-        f"the run has no roc_auc metric (it has {sorted(run.data.metrics) or 'none'}): pass "
-        "extra_metrics=[roc_auc] and predictions='churn_probability' to mlflow.models.evaluate",
+        _("the run has a roc_auc metric"),
+        no_auc.format(metrics=sorted(run.data.metrics)),
     ):
         return
     auc = max(aucs.values())
     fb.expect(
         auc >= MIN_AUC,
-        f"ROC AUC {auc:.3f} reaches {MIN_AUC}",
-        f"ROC AUC {auc:.3f} is below {MIN_AUC}: evaluate the score (predictions="
-        "'churn_probability'), not the decision, with the real labels as targets",
+        _("ROC AUC {auc:.3f} reaches {min_auc}").format(auc=auc, min_auc=MIN_AUC),
+        _(
+            "ROC AUC {auc:.3f} is below {min_auc}: evaluate the score (predictions="
+            "'churn_probability'), not the decision, with the real labels as targets"
+        ).format(auc=auc, min_auc=MIN_AUC),
     )
     model_ids = [m.model_id for m in (run.inputs.model_inputs or [])]
     logged_id = model_uri.split("/")[-1] if isinstance(model_uri, str) else None
+    if model_ids:
+        other_model = _(
+            "the run evaluated {models}, not your model {logged}: pass model_uri (a "
+            "models:/m-... URI) as the first argument of evaluate"
+        )
+    else:
+        other_model = _(
+            "the run evaluated no logged model, not your model {logged}: pass model_uri (a "
+            "models:/m-... URI) as the first argument of evaluate"
+        )
     fb.expect(
         logged_id in model_ids,
-        "the run evaluated the model you logged in Task 3",
-        f"the run evaluated {model_ids or 'no logged model'}, not your model {logged_id}: pass "
-        "model_uri (a models:/m-... URI) as the first argument of evaluate",
+        _("the run evaluated the model you logged in Task 3"),
+        other_model.format(models=model_ids, logged=logged_id),
     )
     rows = [
         int(json.loads(d.dataset.profile).get("num_rows", 0))
@@ -472,11 +548,22 @@ def check_evaluation(fb: Feedback, evaluation_run_id: Any, model_uri: Any) -> No
         if d.dataset.profile
     ]
     month = len(_evaluation_features())
+    if rows:
+        other_rows = _(
+            "the evaluation data had {rows} rows; evaluate on the whole {month} batch "
+            "({count:,} customers) with its {target} column"
+        )
+    else:
+        other_rows = _(
+            "the evaluation data had no recorded rows; evaluate on the whole {month} batch "
+            "({count:,} customers) with its {target} column"
+        )
     fb.expect(
         month in rows,
-        f"the evaluation used all {month:,} customers of {EVALUATION_MONTH}",
-        f"the evaluation data had {rows or 'no recorded'} rows; evaluate on the whole "
-        f"{EVALUATION_MONTH} batch ({month:,} customers) with its {TARGET} column",
+        _("the evaluation used all {count:,} customers of {month}").format(
+            count=month, month=EVALUATION_MONTH
+        ),
+        other_rows.format(rows=rows, month=EVALUATION_MONTH, count=month, target=TARGET),
     )
 
 
@@ -484,8 +571,8 @@ def check_evaluation(fb: Feedback, evaluation_run_id: Any, model_uri: Any) -> No
 
 #: The tasks graded from MLflow state alone, by :func:`grade_state`.
 STATE_TASKS: tuple[str, ...] = (
-    "Task 3 · Log it with a signature and an input example",
-    "Task 4 · Evaluate it",
+    N_("Task 3 · Log it with a signature and an input example"),
+    N_("Task 4 · Evaluate it"),
 )
 
 
@@ -524,12 +611,14 @@ def grade_state(experiment_id: str, user: str | None = None) -> list[Feedback]:
                 )
             )
     return [
-        best_of(LAB, STATE_TASKS[0], logged, "the experiment holds no logged model: do Task 3"),
+        best_of(LAB, STATE_TASKS[0], logged, _("the experiment holds no logged model: do Task 3")),
         best_of(
             LAB,
             STATE_TASKS[1],
             evaluated,
-            "no run of the experiment evaluated one of its logged models with a roc_auc "
-            "metric: do Task 4",
+            _(
+                "no run of the experiment evaluated one of its logged models with a roc_auc "
+                "metric: do Task 4"
+            ),
         ),
     ]

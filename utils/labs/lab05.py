@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from utils.checks import Feedback, task_check
+from utils.i18n import N_, _
 from utils.registry import model_name_for
 
 LAB = "lab05"
@@ -55,11 +56,13 @@ def _registered_model(fb: Feedback) -> Any | None:
         model = _client().get_registered_model(MODEL_NAME)
     except MlflowException:
         fb.problems.append(
-            f"the registry has no model named '{MODEL_NAME}': register the logged model "
-            f"with mlflow.register_model(model_info.model_uri, MODEL_NAME)"
+            _(
+                "the registry has no model named '{name}': register the logged model "
+                "with mlflow.register_model(model_info.model_uri, MODEL_NAME)"
+            ).format(name=MODEL_NAME)
         )
         return None
-    fb.good.append(f"the registry holds the model '{MODEL_NAME}'")
+    fb.good.append(_("the registry holds the model '{name}'").format(name=MODEL_NAME))
     return model
 
 
@@ -71,9 +74,20 @@ def _aliased_version(fb: Feedback) -> Any | None:
     aliases = dict(getattr(model, "aliases", {}) or {})
     if ALIAS not in aliases:
         near = [a for a in aliases if a.lower() == ALIAS.lower()]
-        which = f"its aliases are {sorted(aliases)}" if aliases else "it has no alias yet"
-        tip = f" (aliases are case-sensitive: '{near[0]}' is not '{ALIAS}')" if near else ""
-        fb.problems.append(f"'{MODEL_NAME}' has no alias '{ALIAS}': {which}{tip}")
+        if aliases:
+            which = _("its aliases are {aliases}").format(aliases=sorted(aliases))
+        else:
+            which = _("it has no alias yet")
+        if near:
+            text = _(
+                "'{name}' has no alias '{alias}': {which} (aliases are case-sensitive: "
+                "'{near}' is not '{alias}')"
+            )
+        else:
+            text = _("'{name}' has no alias '{alias}': {which}")
+        fb.problems.append(
+            text.format(name=MODEL_NAME, alias=ALIAS, which=which, near=near[0] if near else "")
+        )
         return None
     return _client().get_model_version_by_alias(MODEL_NAME, ALIAS)
 
@@ -85,7 +99,7 @@ def _expect_version(fb: Feedback, version: Any, what: str = "version") -> bool:
     if not fb.expect_type(version, ModelVersion, what):
         if isinstance(version, str | int):
             fb.problems.append(
-                "pass the ModelVersion object that mlflow.register_model returns, not its number"
+                _("pass the ModelVersion object that mlflow.register_model returns, not its number")
             )
         return False
     return True
@@ -108,11 +122,13 @@ def _as_array(predictions: Any) -> np.ndarray | None:
 
 @task_check(
     LAB,
-    "Task 1 · Log and register the model",
+    N_("Task 1 · Log and register the model"),
     points=2,
-    hint="Log inside `with mlflow.start_run():` with name='model' and "
-    "pyfunc_predict_fn='predict_proba', then "
-    "`version = mlflow.register_model(model_info.model_uri, MODEL_NAME)`.",
+    hint=N_(
+        "Log inside `with mlflow.start_run():` with name='model' and "
+        "pyfunc_predict_fn='predict_proba', then "
+        "`version = mlflow.register_model(model_info.model_uri, MODEL_NAME)`."
+    ),
 )
 def check_registration(fb: Feedback, version: Any) -> None:
     """The version belongs to the lab's model, comes from a run of this experiment,
@@ -124,46 +140,62 @@ def check_registration(fb: Feedback, version: Any) -> None:
         return
     if not fb.expect(
         version.name == MODEL_NAME,
-        f"it is a version of '{MODEL_NAME}'",
-        f"it is a version of '{version.name}', not of '{MODEL_NAME}': register under MODEL_NAME",
+        _("it is a version of '{name}'").format(name=MODEL_NAME),
+        _("it is a version of '{got}', not of '{name}': register under MODEL_NAME").format(
+            got=version.name, name=MODEL_NAME
+        ),
     ):
         return
     if _registered_model(fb) is None:
         return
     if not fb.expect(
         bool(version.run_id),
-        f"version {version.version} was logged in run {str(version.run_id)[:8]}",
-        f"version {version.version} has no run: log the model inside "
-        "`with mlflow.start_run():` before registering it",
+        _("version {version} was logged in run {run}").format(
+            version=version.version, run=str(version.run_id)[:8]
+        ),
+        _(
+            "version {version} has no run: log the model inside "
+            "`with mlflow.start_run():` before registering it"
+        ).format(version=version.version),
     ):
         return
     try:
         run = _client().get_run(version.run_id)
     except MlflowException:
-        fb.problems.append(f"the run {version.run_id} of version {version.version} is gone")
+        fb.problems.append(
+            _("the run {run_id} of version {version} is gone").format(
+                run_id=version.run_id, version=version.version
+            )
+        )
         return
     current = _current_experiment_id()
     if current is not None:
         client = _client()
         fb.expect(
             run.info.experiment_id == current,
-            "the run belongs to this lab's experiment",
-            f"the run belongs to the experiment "
-            f"'{client.get_experiment(run.info.experiment_id).name}', not to this lab's "
-            f"'{client.get_experiment(current).name}': log the model here, in this notebook",
+            _("the run belongs to this lab's experiment"),
+            _(
+                "the run belongs to the experiment '{theirs}', not to this lab's '{ours}': "
+                "log the model here, in this notebook"
+            ).format(
+                theirs=client.get_experiment(run.info.experiment_id).name,
+                ours=client.get_experiment(current).name,
+            ),
         )
     info = mlflow.models.get_model_info(f"models:/{MODEL_NAME}/{version.version}")
     fb.expect(
         info.signature is not None,
-        "the model has a signature, so the server can check requests",
-        "the model has no signature: pass signature=signature to log_model",
+        _("the model has a signature, so the server can check requests"),
+        _("the model has no signature: pass signature=signature to log_model"),
     )
     predict_fn = info.flavors.get("python_function", {}).get("predict_fn", "predict")
     fb.expect(
         predict_fn == "predict_proba",
-        "it serves probabilities (predict_fn = predict_proba)",
-        f"it serves {predict_fn}(), i.e. 0/1 labels: pass pyfunc_predict_fn='predict_proba' "
-        "to log_model so that the endpoint answers with churn probabilities",
+        _("it serves probabilities (predict_fn = predict_proba)"),
+        _(
+            "it serves {predict_fn}(), i.e. 0/1 labels: pass pyfunc_predict_fn='predict_proba' "
+            "to log_model so that the endpoint answers with churn probabilities"
+        ).format(predict_fn=predict_fn),
     )
 
 
@@ -172,10 +204,12 @@ def check_registration(fb: Feedback, version: Any) -> None:
 
 @task_check(
     LAB,
-    "Task 2 · Set the alias",
+    N_("Task 2 · Set the alias"),
     points=2,
-    hint="client.set_registered_model_alias(MODEL_NAME, ALIAS, version.version), then "
-    "aliased = client.get_model_version_by_alias(MODEL_NAME, ALIAS).",
+    hint=N_(
+        "client.set_registered_model_alias(MODEL_NAME, ALIAS, version.version), then "
+        "aliased = client.get_model_version_by_alias(MODEL_NAME, ALIAS)."
+    ),
 )
 def check_alias(fb: Feedback, aliased: Any, version: Any) -> None:
     """The alias exists on the lab's model and points at the version of Task 1."""
@@ -186,16 +220,22 @@ def check_alias(fb: Feedback, aliased: Any, version: Any) -> None:
         return
     if not fb.expect(
         str(current.version) == str(version.version),
-        f"'{ALIAS}' points at version {current.version}, the one you registered in Task 1",
-        f"'{ALIAS}' points at version {current.version}, but the version you registered in "
-        f"Task 1 is {version.version}: set the alias to version.version",
+        _("'{alias}' points at version {version}, the one you registered in Task 1").format(
+            alias=ALIAS, version=current.version
+        ),
+        _(
+            "'{alias}' points at version {version}, but the version you registered in "
+            "Task 1 is {yours}: set the alias to version.version"
+        ).format(alias=ALIAS, version=current.version, yours=version.version),
     ):
         return
     fb.expect(
         str(aliased.version) == str(current.version) and aliased.name == MODEL_NAME,
-        "`aliased` is the version the alias points at",
-        f"`aliased` is version {aliased.version} of '{aliased.name}': read it back with "
-        "client.get_model_version_by_alias(MODEL_NAME, ALIAS)",
+        _("`aliased` is the version the alias points at"),
+        _(
+            "`aliased` is version {version} of '{name}': read it back with "
+            "client.get_model_version_by_alias(MODEL_NAME, ALIAS)"
+        ).format(version=aliased.version, name=aliased.name),
     )
 
 
@@ -205,25 +245,39 @@ def check_alias(fb: Feedback, aliased: Any, version: Any) -> None:
 def _check_uri(fb: Feedback, model_uri: str) -> None:
     uri = model_uri.strip()
     if uri == MODEL_URI:
-        fb.good.append(f"the model URI {MODEL_URI} serves whatever version '{ALIAS}' marks")
+        fb.good.append(
+            _("the model URI {uri} serves whatever version '{alias}' marks").format(
+                uri=MODEL_URI, alias=ALIAS
+            )
+        )
         return
     if not uri.startswith("models:/"):
         fb.problems.append(
-            f"'{uri}' is not a registry URI: serve '{MODEL_URI}' (models:/<name>@<alias>)"
+            _("'{uri}' is not a registry URI: serve '{model_uri}' (models:/<name>@<alias>)").format(
+                uri=uri, model_uri=MODEL_URI
+            )
         )
         return
     name, sep, alias = uri.removeprefix("models:/").partition("@")
     if not sep:
         fb.problems.append(
-            f"'{uri}' pins a version; serve by alias, '{MODEL_URI}', so that moving the "
-            "alias changes what a restarted server serves"
+            _(
+                "'{uri}' pins a version; serve by alias, '{model_uri}', so that moving the "
+                "alias changes what a restarted server serves"
+            ).format(uri=uri, model_uri=MODEL_URI)
         )
     elif name != MODEL_NAME:
-        close = difflib.get_close_matches(name, [MODEL_NAME], n=1)
-        typo = " (a typo?)" if close else ""
-        fb.problems.append(f"'{uri}' names the model '{name}'{typo}, not '{MODEL_NAME}'")
+        if difflib.get_close_matches(name, [MODEL_NAME], n=1):
+            text = _("'{uri}' names the model '{name}' (a typo?), not '{model_name}'")
+        else:
+            text = _("'{uri}' names the model '{name}', not '{model_name}'")
+        fb.problems.append(text.format(uri=uri, name=name, model_name=MODEL_NAME))
     elif alias != ALIAS:
-        fb.problems.append(f"'{uri}' asks for the alias '{alias}', not '{ALIAS}'")
+        fb.problems.append(
+            _("'{uri}' asks for the alias '{alias}', not '{wanted}'").format(
+                uri=uri, alias=alias, wanted=ALIAS
+            )
+        )
 
 
 def _ping(url: str) -> int | None:
@@ -237,10 +291,12 @@ def _ping(url: str) -> int | None:
 
 @task_check(
     LAB,
-    "Task 3 · Serve the aliased model",
+    N_("Task 3 · Serve the aliased model"),
     points=2,
-    hint="model_uri = f'models:/{MODEL_NAME}@{ALIAS}'; "
-    "server = stack.enter_context(model_server(model_uri)); url = server.url",
+    hint=N_(
+        "model_uri = f'models:/{MODEL_NAME}@{ALIAS}'; "
+        "server = stack.enter_context(model_server(model_uri)); url = server.url"
+    ),
 )
 def check_server(fb: Feedback, model_uri: Any, url: Any) -> None:
     """The URI names the alias, and the URL answers ``/ping``."""
@@ -248,19 +304,21 @@ def check_server(fb: Feedback, model_uri: Any, url: Any) -> None:
         _check_uri(fb, model_uri)
     if not fb.expect_type(url, str, "url"):
         if hasattr(url, "url"):
-            fb.problems.append("pass the server's address, server.url, not the server")
+            fb.problems.append(_("pass the server's address, server.url, not the server"))
         return
     if not url.startswith(("http://", "https://")):
-        fb.problems.append(f"'{url}' is not an http:// address: use server.url")
+        fb.problems.append(_("'{url}' is not an http:// address: use server.url").format(url=url))
         return
     status = _ping(url)
     fb.expect(
         status == 200,
-        f"{url}/ping answers 200: the server is up",
-        f"nothing answers at {url}/ping: is the server running? Start it in this "
-        "notebook with stack.enter_context(model_server(model_uri))"
+        _("{url}/ping answers 200: the server is up").format(url=url),
+        _(
+            "nothing answers at {url}/ping: is the server running? Start it in this "
+            "notebook with stack.enter_context(model_server(model_uri))"
+        ).format(url=url)
         if status is None
-        else f"{url}/ping answers {status}, not 200",
+        else _("{url}/ping answers {status}, not 200").format(url=url, status=status),
     )
 
 
@@ -269,9 +327,9 @@ def check_server(fb: Feedback, model_uri: Any, url: Any) -> None:
 
 @task_check(
     LAB,
-    "Task 4 · Query the endpoint",
+    N_("Task 4 · Query the endpoint"),
     points=2,
-    hint="predictions = predict_churn(url, sample) sends the sample as dataframe_split.",
+    hint=N_("predictions = predict_churn(url, sample) sends the sample as dataframe_split."),
 )
 def check_predictions(fb: Feedback, predictions: Any, url: Any, sample: Any) -> None:
     """The student's predictions and the endpoint's own answer match the aliased model."""
@@ -281,48 +339,59 @@ def check_predictions(fb: Feedback, predictions: Any, url: Any, sample: Any) -> 
         return
     got = _as_array(predictions)
     if got is None:
-        tip = (
-            ": keep only the answer's list, response.json()['predictions']"
-            if isinstance(predictions, dict) and "predictions" in predictions
-            else ""
-        )
-        fb.problems.append(
-            f"predictions should be an array (what predict_churn returns), not a "
-            f"{type(predictions).__name__}{tip}"
-        )
+        if isinstance(predictions, dict) and "predictions" in predictions:
+            text = _(
+                "predictions should be an array (what predict_churn returns), not a {type}: "
+                "keep only the answer's list, response.json()['predictions']"
+            )
+        else:
+            text = _("predictions should be an array (what predict_churn returns), not a {type}")
+        fb.problems.append(text.format(type=type(predictions).__name__))
         return
     if not fb.expect(
         len(got) == len(sample),
-        f"one prediction per customer ({len(sample)})",
-        f"{len(got)} predictions for {len(sample)} customers: send the whole sample",
+        _("one prediction per customer ({count})").format(count=len(sample)),
+        _("{got} predictions for {count} customers: send the whole sample").format(
+            got=len(got), count=len(sample)
+        ),
     ):
         return
     local = np.asarray(_load_aliased().predict(sample), dtype=float)
     if got.shape != local.shape:
         fb.problems.append(
-            f"predictions have the shape {got.shape}, the aliased model gives {local.shape}: "
-            "keep the server's answer as it is (both columns)"
+            _(
+                "predictions have the shape {got}, the aliased model gives {expected}: "
+                "keep the server's answer as it is (both columns)"
+            ).format(got=got.shape, expected=local.shape)
         )
         return
     fb.expect(
         np.allclose(got, local, rtol=0, atol=1e-9),
-        f"they match {MODEL_URI} loaded locally",
-        f"they differ from {MODEL_URI} loaded locally (largest gap "
-        f"{np.abs(got - local).max():.3g}): query the endpoint with this sample",
+        _("they match {uri} loaded locally").format(uri=MODEL_URI),
+        _(
+            "they differ from {uri} loaded locally (largest gap {gap:.3g}): query the "
+            "endpoint with this sample"
+        ).format(uri=MODEL_URI, gap=np.abs(got - local).max()),
     )
     if not isinstance(url, str):
-        fb.problems.append(f"url should be the server's address (a str), not {type(url).__name__}")
+        fb.problems.append(
+            _("url should be the server's address (a str), not {type}").format(
+                type=type(url).__name__
+            )
+        )
         return
     try:
         served = np.asarray(predict_churn(url, sample), dtype=float)
     except ServingError as error:
-        fb.problems.append(f"the check's own request failed: {error}")
+        fb.problems.append(_("the check's own request failed: {error}").format(error=error))
         return
     fb.expect(
         served.shape == local.shape and np.allclose(served, local, rtol=0, atol=1e-9),
-        f"the endpoint at {url} serves the aliased model",
-        f"the endpoint at {url} answers differently from {MODEL_URI}: it serves another "
-        "model or version; restart it after moving the alias",
+        _("the endpoint at {url} serves the aliased model").format(url=url),
+        _(
+            "the endpoint at {url} answers differently from {uri}: it serves another "
+            "model or version; restart it after moving the alias"
+        ).format(url=url, uri=MODEL_URI),
     )
 
 
@@ -331,10 +400,13 @@ def check_predictions(fb: Feedback, predictions: Any, url: Any, sample: Any) -> 
 
 @task_check(
     LAB,
-    "Task 5 · Read an error response",
+    N_("Task 5 · Read an error response"),
     points=2,
-    hint=f"try: predict_churn(url, sample.drop(columns='{DROPPED_COLUMN}')) "
-    "except ServingError as exc: error = exc",
+    # DROPPED_COLUMN, written out so that the hint can be translated.
+    hint=N_(
+        "try: predict_churn(url, sample.drop(columns='tenure_months')) "
+        "except ServingError as exc: error = exc"
+    ),
 )
 def check_error(fb: Feedback, error: Any) -> None:
     """The bad request was refused with a 400 that names the missing column."""
@@ -343,38 +415,49 @@ def check_error(fb: Feedback, error: Any) -> None:
     if not fb.expect_type(error, ServingError, "error"):
         if isinstance(error, KeyError):
             fb.problems.append(
-                "a KeyError comes from pandas on your side: drop the column from the frame "
-                "you send and let the server refuse it"
+                _(
+                    "a KeyError comes from pandas on your side: drop the column from the frame "
+                    "you send and let the server refuse it"
+                )
             )
         return
+    if error.status is None:
+        not_400 = _(
+            "the error has status {status}, not 400: the request never reached a server "
+            "(check the url)"
+        )
+    else:
+        not_400 = _("the error has status {status}, not 400: send the sample without one column")
     if not fb.expect(
         error.status == 400,
-        "the server answered 400: the request does not fit the signature",
-        f"the error has status {error.status}, not 400: "
-        + (
-            "the request never reached a server (check the url)"
-            if error.status is None
-            else "send the sample without one column"
-        ),
+        _("the server answered 400: the request does not fit the signature"),
+        not_400.format(status=error.status),
     ):
         return
     fb.expect(
         error.error_code == "INVALID_PARAMETER_VALUE",
-        "MLflow's error code is INVALID_PARAMETER_VALUE",
-        f"the error code is {error.error_code}, not INVALID_PARAMETER_VALUE: send valid "
-        "JSON with one column missing",
+        _("MLflow's error code is INVALID_PARAMETER_VALUE"),
+        _(
+            "the error code is {code}, not INVALID_PARAMETER_VALUE: send valid "
+            "JSON with one column missing"
+        ).format(code=error.error_code),
     )
     fb.expect(
         DROPPED_COLUMN in str(error),
-        f"the message names the missing column '{DROPPED_COLUMN}'",
-        f"the message does not name '{DROPPED_COLUMN}': leave out that column, not another",
+        _("the message names the missing column '{column}'").format(column=DROPPED_COLUMN),
+        _("the message does not name '{column}': leave out that column, not another").format(
+            column=DROPPED_COLUMN
+        ),
     )
 
 
 # --- Grading from MLflow state ------------------------------------------------------------
 
 #: The tasks graded from MLflow state alone, by :func:`grade_state`.
-STATE_TASKS: tuple[str, ...] = ("Task 1 · Log and register the model", "Task 2 · Set the alias")
+STATE_TASKS: tuple[str, ...] = (
+    N_("Task 1 · Log and register the model"),
+    N_("Task 2 · Set the alias"),
+)
 
 
 def grade_state(experiment_id: str, user: str | None = None) -> list[Feedback]:
@@ -397,7 +480,9 @@ def grade_state(experiment_id: str, user: str | None = None) -> list[Feedback]:
         except MlflowException:
             versions = []
         versions = sorted(versions, key=lambda v: int(v.version), reverse=True)
-        none = f"the registry has no version of '{MODEL_NAME}': register the model of Task 1"
+        none = _("the registry has no version of '{name}': register the model of Task 1").format(
+            name=MODEL_NAME
+        )
         registered = [lambda fb, v=v: check_registration.__wrapped__(fb, v) for v in versions]
         task1 = best_of(LAB, STATE_TASKS[0], registered, none)
         aliased = []
@@ -414,7 +499,12 @@ def grade_state(experiment_id: str, user: str | None = None) -> list[Feedback]:
 
             aliased = [alias_check]
         task2 = best_of(
-            LAB, STATE_TASKS[1], aliased, f"'{MODEL_NAME}' has no alias '{ALIAS}': set it in Task 2"
+            LAB,
+            STATE_TASKS[1],
+            aliased,
+            _("'{name}' has no alias '{alias}': set it in Task 2").format(
+                name=MODEL_NAME, alias=ALIAS
+            ),
         )
     finally:
         MODEL_NAME, MODEL_URI = saved

@@ -24,6 +24,7 @@ from utils.checks import Feedback, task_check
 from utils.data import PRICE_CHANGE_MONTH, load_months
 from utils.drift import PSI_MAJOR, drift_report
 from utils.features import CATEGORICAL, NUMERIC
+from utils.i18n import N_, _
 from utils.registry import model_name_for
 
 LAB = "lab06"
@@ -49,7 +50,7 @@ def expected_drift() -> pd.DataFrame:
     """The drift report of NEW_MONTH against the training window, indexed by feature."""
     from utils.retraining import window_data
 
-    reference, _ = window_data(TRAIN_START, TRAIN_END)
+    reference, _labels = window_data(TRAIN_START, TRAIN_END)
     current = load_months(NEW_MONTH, NEW_MONTH)
     return drift_report(reference, current, NUMERIC, CATEGORICAL).set_index("feature")
 
@@ -105,15 +106,19 @@ def _expect_version(fb: Feedback, version: Any, what: str) -> bool:
     """Expect a ModelVersion of the lab's model, as ``mlflow.register_model`` returns."""
     if not all(hasattr(version, a) for a in ("name", "version", "run_id")):
         fb.problems.append(
-            f"{what} should be the ModelVersion that mlflow.register_model returns, not a "
-            f"{type(version).__name__}"
+            _(
+                "{what} should be the ModelVersion that mlflow.register_model returns, not a {type}"
+            ).format(what=what, type=type(version).__name__)
         )
         return False
     return fb.expect(
         version.name == MODEL_NAME,
-        f"{what} is version {version.version} of '{MODEL_NAME}'",
-        f"{what} is a version of '{version.name}', not of '{MODEL_NAME}': register under "
-        "MODEL_NAME",
+        _("{what} is version {version} of '{name}'").format(
+            what=what, version=version.version, name=MODEL_NAME
+        ),
+        _("{what} is a version of '{got}', not of '{name}': register under MODEL_NAME").format(
+            what=what, got=version.name, name=MODEL_NAME
+        ),
     )
 
 
@@ -124,13 +129,18 @@ def _expect_run_here(fb: Feedback, run_id: str, what: str) -> Any | None:
     try:
         run = _client().get_run(run_id)
     except MlflowException:
-        fb.problems.append(f"the run {run_id} of {what} does not exist in this store")
+        fb.problems.append(
+            _("the run {run_id} of {what} does not exist in this store").format(
+                run_id=run_id, what=what
+            )
+        )
         return None
     current = _current_experiment_id()
     if current is not None and run.info.experiment_id != current:
         fb.problems.append(
-            f"{what} was logged in another experiment "
-            f"('{_client().get_experiment(run.info.experiment_id).name}'): run it in this notebook"
+            _("{what} was logged in another experiment ('{name}'): run it in this notebook").format(
+                what=what, name=_client().get_experiment(run.info.experiment_id).name
+            )
         )
         return None
     return run
@@ -141,61 +151,91 @@ def _expect_run_here(fb: Feedback, run_id: str, what: str) -> Any | None:
 
 @task_check(
     LAB,
-    "Task 1 · Detect drift",
+    N_("Task 1 · Detect drift"),
     points=2,
-    hint="report = drift_report(X_train, november, NUMERIC, CATEGORICAL); the features whose "
-    "PSI is above 0.25 (the column `drifted`) have drifted.",
+    hint=N_(
+        "report = drift_report(X_train, november, NUMERIC, CATEGORICAL); the features whose "
+        "PSI is above 0.25 (the column `drifted`) have drifted."
+    ),
 )
 def check_drift(fb: Feedback, report: Any, drifted: Any) -> None:
     """The report compares November with the training window; the list names what drifted."""
     expected = expected_drift()
     if fb.expect_type(report, pd.DataFrame, "report") and fb.expect(
         {"feature", "psi"} <= set(report.columns),
-        "the report has the columns feature and psi",
-        f"the report has the columns {list(report.columns)}: use utils.drift.drift_report",
+        _("the report has the columns feature and psi"),
+        _("the report has the columns {columns}: use utils.drift.drift_report").format(
+            columns=list(report.columns)
+        ),
     ):
         theirs = report.drop_duplicates("feature").set_index("feature")["psi"]
         missing = [f for f in expected.index if f not in theirs.index]
         if missing:
             fb.problems.append(
-                f"the report lacks {missing}: pass NUMERIC and CATEGORICAL to drift_report"
+                _(
+                    "the report lacks {missing}: pass NUMERIC and CATEGORICAL to drift_report"
+                ).format(missing=missing)
             )
         else:
             gaps = (theirs.reindex(expected.index) - expected["psi"]).abs()
             fee = float(theirs["monthly_fee"])
             fb.expect(
                 bool((gaps < 1e-6).all()),
-                f"it compares {NEW_MONTH} with the training window {TRAIN_START}..{TRAIN_END}",
-                f"the report gives monthly_fee a PSI of {fee:.3f}, but {NEW_MONTH} against the "
-                f"training window {TRAIN_START}..{TRAIN_END} gives "
-                f"{expected.loc['monthly_fee', 'psi']:.3f}: the reference must be X_train and "
-                "the current data November's batch",
+                _("it compares {month} with the training window {start}..{end}").format(
+                    month=NEW_MONTH, start=TRAIN_START, end=TRAIN_END
+                ),
+                _(
+                    "the report gives monthly_fee a PSI of {fee:.3f}, but {month} against the "
+                    "training window {start}..{end} gives {expected:.3f}: the reference must be "
+                    "X_train and the current data November's batch"
+                ).format(
+                    fee=fee,
+                    month=NEW_MONTH,
+                    start=TRAIN_START,
+                    end=TRAIN_END,
+                    expected=expected.loc["monthly_fee", "psi"],
+                ),
             )
     if not isinstance(drifted, Iterable) or isinstance(drifted, str | bytes | pd.DataFrame):
         fb.problems.append(
-            f"drifted should be a list of feature names, such as ['age'], not a "
-            f"{type(drifted).__name__}"
+            _("drifted should be a list of feature names, such as ['age'], not a {type}").format(
+                type=type(drifted).__name__
+            )
         )
         return
     names = [str(name) for name in drifted]
     unknown = [n for n in names if n not in expected.index]
     if unknown:
-        fb.problems.append(f"{unknown} are not features of the model: use names from FEATURES")
+        fb.problems.append(
+            _("{unknown} are not features of the model: use names from FEATURES").format(
+                unknown=unknown
+            )
+        )
     truly = expected.index[expected["psi"] > PSI_MAJOR].tolist()
     for feature in truly:
         psi = expected.loc[feature, "psi"]
         fb.expect(
             feature in names,
-            f"{feature} drifted (PSI {psi:.2f}) and your list has it",
-            f"{feature} drifted (PSI {psi:.2f}) but your list misses it",
+            _("{feature} drifted (PSI {psi:.2f}) and your list has it").format(
+                feature=feature, psi=psi
+            ),
+            _("{feature} drifted (PSI {psi:.2f}) but your list misses it").format(
+                feature=feature, psi=psi
+            ),
         )
     for feature in [n for n in names if n in expected.index and n not in truly]:
         psi = expected.loc[feature, "psi"]
-        level = "moved moderately" if psi > 0.1 else "is stable"
-        fb.problems.append(
-            f"{feature} has a PSI of {psi:.3f}: it {level} but is below {PSI_MAJOR}, so it "
-            "has not drifted by the lesson's rule"
-        )
+        if psi > 0.1:
+            text = _(
+                "{feature} has a PSI of {psi:.3f}: it moved moderately but is below {limit}, so "
+                "it has not drifted by the lesson's rule"
+            )
+        else:
+            text = _(
+                "{feature} has a PSI of {psi:.3f}: it is stable but is below {limit}, so it "
+                "has not drifted by the lesson's rule"
+            )
+        fb.problems.append(text.format(feature=feature, psi=psi, limit=PSI_MAJOR))
 
 
 # --- Task 2 -------------------------------------------------------------------------------
@@ -203,49 +243,70 @@ def check_drift(fb: Feedback, report: Any, drifted: Any) -> None:
 
 @task_check(
     LAB,
-    "Task 2 · Retrain on a recent window",
+    N_("Task 2 · Retrain on a recent window"),
     points=2,
-    hint=f"A window after the price change whose labels are known and that ends before the "
-    f"holdout: train_start='{PRICE_CHANGE_MONTH}', train_end='2025-09'. Log the params, the "
-    "model, register it and set the alias 'challenger'.",
+    # PRICE_CHANGE_MONTH, written out so that the hint can be translated.
+    hint=N_(
+        "A window after the price change whose labels are known and that ends before the "
+        "holdout: train_start='2025-07', train_end='2025-09'. Log the params, the "
+        "model, register it and set the alias 'challenger'."
+    ),
 )
 def check_challenger(fb: Feedback, challenger_version: Any) -> None:
     """The challenger is registered from a run of this lab, on a sound window, aliased."""
     if not _expect_version(fb, challenger_version, "challenger_version"):
         return
-    run = _expect_run_here(fb, challenger_version.run_id, "the challenger")
+    run = _expect_run_here(fb, challenger_version.run_id, _("the challenger"))
     if run is None:
         return
     params = run.data.params
     if not fb.expect(
         {"train_start", "train_end"} <= set(params),
-        "its run records the training window",
-        f"its run has the params {sorted(params)}: log the window with "
-        "mlflow.log_params({'train_start': ..., 'train_end': ...})",
+        _("its run records the training window"),
+        _(
+            "its run has the params {params}: log the window with "
+            "mlflow.log_params({{'train_start': ..., 'train_end': ...}})"
+        ).format(params=sorted(params)),
     ):
         return
     start, end = params["train_start"], params["train_end"]
     fb.expect(
         start >= PRICE_CHANGE_MONTH,
-        f"the window {start}..{end} starts after the price change",
-        f"the window starts in {start}, before the price change ({PRICE_CHANGE_MONTH}): the "
-        "challenger would learn the old relation between fee and churn",
+        _("the window {start}..{end} starts after the price change").format(start=start, end=end),
+        _(
+            "the window starts in {start}, before the price change ({change}): the "
+            "challenger would learn the old relation between fee and churn"
+        ).format(start=start, change=PRICE_CHANGE_MONTH),
     )
     fb.expect(
         start <= end < HOLDOUT_MONTH,
-        f"it ends before the holdout month {HOLDOUT_MONTH}",
-        f"the window {start}..{end} is not before the holdout month {HOLDOUT_MONTH}: the "
-        "challenger would be judged on data it trained on"
+        _("it ends before the holdout month {month}").format(month=HOLDOUT_MONTH),
+        _(
+            "the window {start}..{end} is not before the holdout month {month}: the "
+            "challenger would be judged on data it trained on"
+        ).format(start=start, end=end, month=HOLDOUT_MONTH)
         if start <= end
-        else f"train_start {start} is after train_end {end}",
+        else _("train_start {start} is after train_end {end}").format(start=start, end=end),
     )
     aliased = _alias_version("challenger")
+    if aliased:
+        elsewhere = _(
+            "the alias 'challenger' points at version {aliased}, not at version {version}: "
+            "client.set_registered_model_alias(MODEL_NAME, 'challenger', "
+            "challenger_version.version)"
+        )
+    else:
+        elsewhere = _(
+            "the alias 'challenger' points at nothing, not at version {version}: "
+            "client.set_registered_model_alias(MODEL_NAME, 'challenger', "
+            "challenger_version.version)"
+        )
     fb.expect(
         aliased == str(challenger_version.version),
-        f"the alias 'challenger' points at version {challenger_version.version}",
-        f"the alias 'challenger' points at {'version ' + aliased if aliased else 'nothing'}, "
-        f"not at version {challenger_version.version}: "
-        "client.set_registered_model_alias(MODEL_NAME, 'challenger', challenger_version.version)",
+        _("the alias 'challenger' points at version {version}").format(
+            version=challenger_version.version
+        ),
+        elsewhere.format(aliased=aliased, version=challenger_version.version),
     )
 
 
@@ -256,53 +317,85 @@ def _check_result(fb: Feedback, result: Any, version: Any, role: str, other: Any
     metrics = getattr(result, "metrics", None)
     if not isinstance(metrics, dict) or not getattr(result, "run_id", None):
         fb.problems.append(
-            f"{role}_result should be what mlflow.models.evaluate returns (inside a run), not "
-            f"a {type(result).__name__}"
+            _(
+                "{role}_result should be what mlflow.models.evaluate returns (inside a run), "
+                "not a {type}"
+            ).format(role=role, type=type(result).__name__)
         )
         return
-    run = _expect_run_here(fb, result.run_id, f"the {role}'s evaluation")
+    run = _expect_run_here(fb, result.run_id, _("the {role}'s evaluation").format(role=role))
     if run is None:
         return
     logged = run.data.metrics.get("roc_auc")
     if logged is None:
         fb.problems.append(
-            f"the {role}'s evaluation run has no roc_auc: evaluate with model_type='classifier'"
+            _(
+                "the {role}'s evaluation run has no roc_auc: evaluate with model_type='classifier'"
+            ).format(role=role)
         )
         return
     rows = len(_holdout()[1])
     if run.data.metrics.get("example_count") != rows:
         fb.problems.append(
-            f"the {role} was evaluated on {run.data.metrics.get('example_count'):.0f} rows; "
-            f"the holdout month {HOLDOUT_MONTH} has {rows}: evaluate on holdout_data"
+            _(
+                "the {role} was evaluated on {count:.0f} rows; the holdout month {month} has "
+                "{rows}: evaluate on holdout_data"
+            ).format(
+                role=role,
+                count=run.data.metrics.get("example_count"),
+                month=HOLDOUT_MONTH,
+                rows=rows,
+            )
         )
         return
     expected = holdout_auc(version.version)
     if abs(logged - expected) < 1e-6:
         fb.good.append(
-            f"the {role} (version {version.version}) has ROC AUC {logged:.4f} on "
-            f"{HOLDOUT_MONTH}, logged in run {result.run_id[:8]}"
+            _(
+                "the {role} (version {version}) has ROC AUC {auc:.4f} on {month}, logged in "
+                "run {run}"
+            ).format(
+                role=role,
+                version=version.version,
+                auc=logged,
+                month=HOLDOUT_MONTH,
+                run=result.run_id[:8],
+            )
         )
     elif abs(logged - holdout_auc(other.version)) < 1e-6:
         fb.problems.append(
-            f"{role}_result evaluated version {other.version}, not the {role} (version "
-            f"{version.version}): did you swap the aliases, or evaluate after Task 4 moved "
-            "them? Evaluate again, before the gate"
+            _(
+                "{role}_result evaluated version {other}, not the {role} (version {version}): "
+                "did you swap the aliases, or evaluate after Task 4 moved them? Evaluate "
+                "again, before the gate"
+            ).format(role=role, other=other.version, version=version.version)
         )
     else:
         fb.problems.append(
-            f"the {role}'s evaluation logged ROC AUC {logged:.4f}, but version "
-            f"{version.version} scores {expected:.4f} on {HOLDOUT_MONTH}: evaluate "
-            f"models:/{MODEL_NAME}@{role} on holdout_data"
+            _(
+                "the {role}'s evaluation logged ROC AUC {auc:.4f}, but version {version} "
+                "scores {expected:.4f} on {month}: evaluate models:/{name}@{role} on "
+                "holdout_data"
+            ).format(
+                role=role,
+                auc=logged,
+                version=version.version,
+                expected=expected,
+                month=HOLDOUT_MONTH,
+                name=MODEL_NAME,
+            )
         )
 
 
 @task_check(
     LAB,
-    "Task 3 · Evaluate champion and challenger",
+    N_("Task 3 · Evaluate champion and challenger"),
     points=2,
-    hint="with mlflow.start_run(): result = mlflow.models.evaluate("
-    "f'models:/{MODEL_NAME}@challenger', holdout_data, targets=TARGET, "
-    "model_type='classifier', evaluator_config={'log_model_explainability': False})",
+    hint=N_(
+        "with mlflow.start_run(): result = mlflow.models.evaluate("
+        "f'models:/{MODEL_NAME}@challenger', holdout_data, targets=TARGET, "
+        "model_type='classifier', evaluator_config={'log_model_explainability': False})"
+    ),
 )
 def check_evaluations(
     fb: Feedback,
@@ -329,11 +422,13 @@ def _should_win(challenger: float, champion: float) -> bool:
 
 @task_check(
     LAB,
-    "Task 4 · Gate, then promote",
+    N_("Task 4 · Gate, then promote"),
     points=2,
-    hint="try: mlflow.validate_evaluation_results(gate, challenger_result, champion_result), "
-    "then move the champion alias and set promoted = True; "
-    "except ModelValidationFailedException: promoted = False",
+    hint=N_(
+        "try: mlflow.validate_evaluation_results(gate, challenger_result, champion_result), "
+        "then move the champion alias and set promoted = True; "
+        "except ModelValidationFailedException: promoted = False"
+    ),
 )
 def check_promotion(
     fb: Feedback, promoted: Any, challenger_version: Any, champion_version: Any
@@ -349,37 +444,62 @@ def check_promotion(
     wins = _should_win(new, old)
     now = _alias_version("champion")
     if now is None:
-        fb.problems.append(f"'{MODEL_NAME}' has no alias 'champion' any more: set it back")
+        fb.problems.append(
+            _("'{name}' has no alias 'champion' any more: set it back").format(name=MODEL_NAME)
+        )
         return
     if wins:
         fb.expect(
             now == str(challenger_version.version),
-            f"the challenger (version {challenger_version.version}, AUC {new:.3f}) beats the "
-            f"old champion ({old:.3f}) and is now the champion",
-            f"the challenger (version {challenger_version.version}) has holdout AUC {new:.3f}, "
-            f"at least {MIN_GAIN} above the champion's {old:.3f}, but the alias 'champion' points "
-            f"at version {now}: move it to the challenger",
+            _(
+                "the challenger (version {version}, AUC {new:.3f}) beats the old champion "
+                "({old:.3f}) and is now the champion"
+            ).format(version=challenger_version.version, new=new, old=old),
+            _(
+                "the challenger (version {version}) has holdout AUC {new:.3f}, at least {gain} "
+                "above the champion's {old:.3f}, but the alias 'champion' points at version "
+                "{now}: move it to the challenger"
+            ).format(version=challenger_version.version, new=new, gain=MIN_GAIN, old=old, now=now),
         )
     elif now == str(challenger_version.version):
         reason = (
-            f"below the champion's {old:.3f} plus {MIN_GAIN}"
+            _("below the champion's {old:.3f} plus {gain}").format(old=old, gain=MIN_GAIN)
             if new < old + MIN_GAIN
-            else f"below the floor of {MIN_AUC}"
+            else _("below the floor of {min_auc}").format(min_auc=MIN_AUC)
         )
-        fb.problems.append(f"you promoted version {now} but its holdout AUC {new:.3f} is {reason}")
+        fb.problems.append(
+            _("you promoted version {now} but its holdout AUC {new:.3f} is {reason}").format(
+                now=now, new=new, reason=reason
+            )
+        )
     else:
         fb.expect(
             now == str(champion_version.version),
-            f"the challenger ({new:.3f}) does not beat the champion ({old:.3f}): the champion "
-            "stays",
-            f"the alias 'champion' points at version {now}, neither the champion "
-            f"({champion_version.version}) nor the challenger ({challenger_version.version})",
+            _(
+                "the challenger ({new:.3f}) does not beat the champion ({old:.3f}): the "
+                "champion stays"
+            ).format(new=new, old=old),
+            _(
+                "the alias 'champion' points at version {now}, neither the champion "
+                "({champion}) nor the challenger ({challenger})"
+            ).format(
+                now=now, champion=champion_version.version, challenger=challenger_version.version
+            ),
+        )
+    if wins:
+        disagree = _(
+            "promoted = {promoted}, but the gate passes: the challenger's AUC is {new:.3f} "
+            "against the champion's {old:.3f}"
+        )
+    else:
+        disagree = _(
+            "promoted = {promoted}, but the gate fails: the challenger's AUC is {new:.3f} "
+            "against the champion's {old:.3f}"
         )
     fb.expect(
         promoted == wins,
-        f"promoted = {promoted}, as the gate decided",
-        f"promoted = {promoted}, but the gate {'passes' if wins else 'fails'}: the challenger's "
-        f"AUC is {new:.3f} against the champion's {old:.3f}",
+        _("promoted = {promoted}, as the gate decided").format(promoted=promoted),
+        disagree.format(promoted=promoted, new=new, old=old),
     )
 
 
@@ -388,11 +508,13 @@ def check_promotion(
 
 @task_check(
     LAB,
-    "Task 5 · Reject a stale challenger",
+    N_("Task 5 · Reject a stale challenger"),
     points=2,
-    hint="Evaluate models:/<name>@challenger, then try: mlflow.validate_evaluation_results("
-    "gate, stale_result, <the current champion's result>) except "
-    "ModelValidationFailedException as exc: gate_error = exc. Leave the alias alone.",
+    hint=N_(
+        "Evaluate models:/<name>@challenger, then try: mlflow.validate_evaluation_results("
+        "gate, stale_result, <the current champion's result>) except "
+        "ModelValidationFailedException as exc: gate_error = exc. Leave the alias alone."
+    ),
 )
 def check_rejection(fb: Feedback, gate_error: Any, stale_version: Any) -> None:
     """The stale challenger was rejected by the gate, and the champion did not move."""
@@ -400,45 +522,60 @@ def check_rejection(fb: Feedback, gate_error: Any, stale_version: Any) -> None:
 
     if not _expect_version(fb, stale_version, "stale_version"):
         return
-    run = _expect_run_here(fb, stale_version.run_id, "the stale challenger")
+    run = _expect_run_here(fb, stale_version.run_id, _("the stale challenger"))
     if run is not None:
         window = (run.data.params.get("train_start"), run.data.params.get("train_end"))
         fb.expect(
             window == (STALE_START, STALE_END),
-            f"it was trained on {STALE_START}..{STALE_END}, the stale window",
-            f"its run says it was trained on {window[0]}..{window[1]}; this task's challenger "
-            f"is the one trained on {STALE_START}..{STALE_END}",
+            _("it was trained on {start}..{end}, the stale window").format(
+                start=STALE_START, end=STALE_END
+            ),
+            _(
+                "its run says it was trained on {start}..{end}; this task's challenger is the "
+                "one trained on {stale_start}..{stale_end}"
+            ).format(start=window[0], end=window[1], stale_start=STALE_START, stale_end=STALE_END),
         )
     now = _alias_version("champion")
     stale = holdout_auc(stale_version.version)
     if now is None:
-        fb.problems.append(f"'{MODEL_NAME}' has no alias 'champion' any more: set it back")
+        fb.problems.append(
+            _("'{name}' has no alias 'champion' any more: set it back").format(name=MODEL_NAME)
+        )
         return
     champion = holdout_auc(now)
     if now == str(stale_version.version):
         fb.problems.append(
-            f"you promoted version {now} but its holdout AUC {stale:.3f} is below the floor of "
-            f"{MIN_AUC} and does not beat the previous champion"
+            _(
+                "you promoted version {now} but its holdout AUC {stale:.3f} is below the floor "
+                "of {min_auc} and does not beat the previous champion"
+            ).format(now=now, stale=stale, min_auc=MIN_AUC)
         )
         return
     fb.expect(
         not _should_win(stale, champion),
-        f"the stale challenger (AUC {stale:.3f}) does not beat the champion, version {now} "
-        f"({champion:.3f}), which stayed",
-        f"the champion (version {now}, AUC {champion:.3f}) is weaker than the stale challenger "
-        f"({stale:.3f}): was Task 4 done?",
+        _(
+            "the stale challenger (AUC {stale:.3f}) does not beat the champion, version {now} "
+            "({champion:.3f}), which stayed"
+        ).format(stale=stale, now=now, champion=champion),
+        _(
+            "the champion (version {now}, AUC {champion:.3f}) is weaker than the stale "
+            "challenger ({stale:.3f}): was Task 4 done?"
+        ).format(now=now, champion=champion, stale=stale),
     )
     if not isinstance(gate_error, ModelValidationFailedException):
-        got = type(gate_error).__name__
         fb.problems.append(
-            f"gate_error should be the ModelValidationFailedException the gate raised, not a "
-            f"{got}: `except ModelValidationFailedException as exc: gate_error = exc`"
+            _(
+                "gate_error should be the ModelValidationFailedException the gate raised, not a "
+                "{type}: `except ModelValidationFailedException as exc: gate_error = exc`"
+            ).format(type=type(gate_error).__name__)
         )
         return
     found = re.search(r"candidate model roc_auc = ([0-9.eE+-]+)", gate_error.message)
     fb.expect(
         found is not None and abs(float(found.group(1)) - stale) < 1e-6,
-        f"the gate refused the stale challenger's roc_auc ({stale:.3f})",
-        "the exception does not come from gating the stale challenger's roc_auc: pass "
-        "stale_result as the candidate and the champion's result as the baseline",
+        _("the gate refused the stale challenger's roc_auc ({stale:.3f})").format(stale=stale),
+        _(
+            "the exception does not come from gating the stale challenger's roc_auc: pass "
+            "stale_result as the candidate and the champion's result as the baseline"
+        ),
     )

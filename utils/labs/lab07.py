@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from utils.checks import Feedback, task_check
+from utils.i18n import N_, _
 from utils.registry import model_name_for
 
 LAB = "lab07"
@@ -112,11 +113,21 @@ def _load_yaml(fb: Feedback, text: str, what: str) -> Any | None:
         return yaml.safe_load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        if mark is not None:
+            message = _(
+                "{what} is not valid YAML at line {line}: {problem}. Indent with spaces, "
+                "two per level, and put a space after every ':'"
+            )
+        else:
+            message = _(
+                "{what} is not valid YAML: {problem}. Indent with spaces, "
+                "two per level, and put a space after every ':'"
+            )
         fb.problems.append(
-            f"{what} is not valid YAML{where}: {problem}. Indent with spaces, "
-            "two per level, and put a space after every ':'"
+            message.format(
+                what=what, line=mark.line + 1 if mark is not None else "", problem=problem
+            )
         )
         return None
 
@@ -125,28 +136,40 @@ def _check_parameters(fb: Feedback, declared: Any) -> None:
     """The entry point declares :data:`PARAMETERS` with their types."""
     if not isinstance(declared, dict) or not declared:
         fb.problems.append(
-            f"the entry point '{ENTRY_POINT}' declares no parameters: add "
-            + ", ".join(f"{name} ({kind})" for name, kind in PARAMETERS.items())
+            _("the entry point '{entry}' declares no parameters: add {parameters}").format(
+                entry=ENTRY_POINT,
+                parameters=", ".join(f"{name} ({kind})" for name, kind in PARAMETERS.items()),
+            )
         )
         return
     for name, kind in PARAMETERS.items():
         if name not in declared:
             close = [other for other in declared if other.lower() == name.lower()]
-            tip = f" ('{close[0]}' is not '{name}': names are case-sensitive)" if close else ""
-            fb.problems.append(f"the parameter '{name}' ({kind}) is missing{tip}")
+            if close:
+                text = _(
+                    "the parameter '{name}' ({kind}) is missing ('{close}' is not '{name}': "
+                    "names are case-sensitive)"
+                )
+            else:
+                text = _("the parameter '{name}' ({kind}) is missing")
+            fb.problems.append(text.format(name=name, kind=kind, close=close[0] if close else ""))
             continue
         spec = declared[name]
         got = spec.get("type", "string") if isinstance(spec, dict) else spec
         if got != kind:
-            why = (
-                "; with 'string', MLflow would pass any text and train.py would fail later"
-                if kind == "float"
-                else ""
-            )
-            fb.problems.append(f"the parameter '{name}' has type '{got}', not '{kind}'{why}")
+            if kind == "float":
+                text = _(
+                    "the parameter '{name}' has type '{got}', not '{kind}'; with 'string', "
+                    "MLflow would pass any text and train.py would fail later"
+                )
+            else:
+                text = _("the parameter '{name}' has type '{got}', not '{kind}'")
+            fb.problems.append(text.format(name=name, got=got, kind=kind))
     if all(name in declared for name in PARAMETERS):
         fb.good.append(
-            "the entry point declares " + ", ".join(f"{n}: {k}" for n, k in PARAMETERS.items())
+            _("the entry point declares {parameters}").format(
+                parameters=", ".join(f"{n}: {k}" for n, k in PARAMETERS.items())
+            )
         )
 
 
@@ -154,12 +177,16 @@ def _check_command(fb: Feedback, command: Any) -> None:
     """The command runs train.py and hands every parameter to its flag."""
     if not isinstance(command, str) or not command.strip():
         fb.problems.append(
-            f"the entry point '{ENTRY_POINT}' has no command: "
-            'command: "python train.py --start {start} --end {end} --C {C}"'
+            _(
+                "the entry point '{entry}' has no command: "
+                'command: "python train.py --start {{start}} --end {{end}} --C {{C}}"'
+            ).format(entry=ENTRY_POINT)
         )
         return
     if not re.search(r"\bpython3?\s+train\.py\b", command):
-        fb.problems.append(f"the command '{command}' does not run `python train.py`")
+        fb.problems.append(
+            _("the command '{command}' does not run `python train.py`").format(command=command)
+        )
         return
     missing = [
         f"--{name} {{{name}}}"
@@ -168,9 +195,11 @@ def _check_command(fb: Feedback, command: Any) -> None:
     ]
     fb.expect(
         not missing,
-        "the command runs train.py with every parameter",
-        f"the command does not pass {', '.join(missing)}: train.py reads --start, --end and "
-        "--C, and MLflow fills in {name} with each parameter's value",
+        _("the command runs train.py with every parameter"),
+        _(
+            "the command does not pass {missing}: train.py reads --start, --end and "
+            "--C, and MLflow fills in {{name}} with each parameter's value"
+        ).format(missing=", ".join(missing)),
     )
 
 
@@ -182,28 +211,40 @@ def _check_python_env(fb: Feedback, text: str) -> None:
     if env is None:
         return
     if not isinstance(env, dict):
-        fb.problems.append("python_env.yaml should be a mapping with keys python and dependencies")
+        fb.problems.append(
+            _("python_env.yaml should be a mapping with keys python and dependencies")
+        )
         return
     running = f"{sys.version_info.major}.{sys.version_info.minor}"
     python = env.get("python")
     if python is None:
-        fb.problems.append(f'python_env.yaml has no `python:` version: add python: "{running}"')
+        fb.problems.append(
+            _('python_env.yaml has no `python:` version: add python: "{running}"').format(
+                running=running
+            )
+        )
     elif isinstance(python, float):
         fb.problems.append(
-            f'write the Python version in quotes, python: "{python}": YAML reads an unquoted '
-            "3.10 as the number 3.1"
+            _(
+                'write the Python version in quotes, python: "{python}": YAML reads an '
+                "unquoted 3.10 as the number 3.1"
+            ).format(python=python)
         )
     elif not str(python).startswith(running):
-        fb.problems.append(f"python_env.yaml asks for Python {python}; the kit runs {running}")
+        fb.problems.append(
+            _("python_env.yaml asks for Python {python}; the kit runs {running}").format(
+                python=python, running=running
+            )
+        )
     else:
-        fb.good.append(f"python_env.yaml asks for Python {python}")
+        fb.good.append(_("python_env.yaml asks for Python {python}").format(python=python))
     dependencies = env.get("dependencies") or []
     if not isinstance(dependencies, list):
-        fb.problems.append("`dependencies:` in python_env.yaml should be a list of pins")
+        fb.problems.append(_("`dependencies:` in python_env.yaml should be a list of pins"))
         return
     pins = {}
     for line in map(str, dependencies):
-        name, _, pinned = line.partition("==")
+        name, _sep, pinned = line.partition("==")
         pins[name.strip().lower()] = pinned.strip()
     wrong = []
     for package in PINNED_PACKAGES:
@@ -212,19 +253,23 @@ def _check_python_env(fb: Feedback, text: str) -> None:
             wrong.append(f"{package}=={wanted}")
     fb.expect(
         not wrong,
-        "python_env.yaml pins mlflow, scikit-learn and pandas at the kit's versions",
-        f"python_env.yaml should pin {', '.join(wrong)} (the versions of the kit's "
-        "environment, so that the project rebuilds the same one)",
+        _("python_env.yaml pins mlflow, scikit-learn and pandas at the kit's versions"),
+        _(
+            "python_env.yaml should pin {pins} (the versions of the kit's "
+            "environment, so that the project rebuilds the same one)"
+        ).format(pins=", ".join(wrong)),
     )
 
 
 @task_check(
     LAB,
-    "Task 1 · Package the training as a project",
+    N_("Task 1 · Package the training as a project"),
     points=3,
-    hint="MLproject: `name: ...`, `python_env: python_env.yaml`, then entry_points: main: "
-    "parameters: start/end (string), C (float), command: "
-    '"python train.py --start {start} --end {end} --C {C}".',
+    hint=N_(
+        "MLproject: `name: ...`, `python_env: python_env.yaml`, then entry_points: main: "
+        "parameters: start/end (string), C (float), command: "
+        '"python train.py --start {start} --end {end} --C {C}".'
+    ),
 )
 def check_project(fb: Feedback, project_dir: Any, mlproject: Any, python_env: Any) -> None:
     """The folder holds train.py, MLproject and python_env.yaml, and they fit together."""
@@ -237,51 +282,68 @@ def check_project(fb: Feedback, project_dir: Any, mlproject: Any, python_env: An
     folder = Path(project_dir)
     if not fb.expect(
         (folder / "train.py").is_file(),
-        f"the folder {folder.name}/ holds train.py",
-        f"{folder} holds no train.py: run the setup cell, which writes it",
+        _("the folder {folder}/ holds train.py").format(folder=folder.name),
+        _("{folder} holds no train.py: run the setup cell, which writes it").format(folder=folder),
     ):
         return
     for name, text in (("MLproject", mlproject), ("python_env.yaml", python_env)):
         path = folder / name
         if not path.is_file():
             fb.problems.append(
-                f"{folder.name}/ holds no file `{name}`: run the cell that writes it"
+                _("{folder}/ holds no file `{name}`: run the cell that writes it").format(
+                    folder=folder.name, name=name
+                )
             )
             return
         if path.read_text(encoding="utf-8") != text:
             fb.problems.append(
-                f"{folder.name}/{name} differs from your text: run the cell that writes it again"
+                _(
+                    "{folder}/{name} differs from your text: run the cell that writes it again"
+                ).format(folder=folder.name, name=name)
             )
             return
     spec = _load_yaml(fb, mlproject, "MLproject")
     if spec is None:
         return
     if not isinstance(spec, dict):
-        fb.problems.append("MLproject should be a mapping with keys name, python_env, entry_points")
+        fb.problems.append(
+            _("MLproject should be a mapping with keys name, python_env, entry_points")
+        )
         return
     fb.expect(
         bool(spec.get("name")),
-        f"the project is named '{spec.get('name')}'",
-        "MLproject has no `name:`",
+        _("the project is named '{name}'").format(name=spec.get("name")),
+        _("MLproject has no `name:`"),
     )
     env_file = spec.get("python_env")
     if env_file is None:
         other = [key for key in ("conda_env", "docker_env") if key in spec]
-        tip = f" instead of {other[0]} (this lab runs without conda or Docker)" if other else ""
-        fb.problems.append(f"MLproject should say `python_env: python_env.yaml`{tip}")
+        if other:
+            text = _(
+                "MLproject should say `python_env: python_env.yaml` instead of {other} (this "
+                "lab runs without conda or Docker)"
+            )
+        else:
+            text = _("MLproject should say `python_env: python_env.yaml`")
+        fb.problems.append(text.format(other=other[0] if other else ""))
     else:
         fb.expect(
             (folder / str(env_file)).is_file(),
-            f"python_env points at {env_file}, which exists",
-            f"python_env points at {env_file}, which is not in {folder.name}/",
+            _("python_env points at {file}, which exists").format(file=env_file),
+            _("python_env points at {file}, which is not in {folder}/").format(
+                file=env_file, folder=folder.name
+            ),
         )
     entry_points = spec.get("entry_points")
     if not isinstance(entry_points, dict) or ENTRY_POINT not in entry_points:
         found = sorted(entry_points) if isinstance(entry_points, dict) else []
-        fb.problems.append(
-            f"MLproject has no entry point '{ENTRY_POINT}' under `entry_points:`"
-            + (f" (it has {found})" if found else "")
-        )
+        if found:
+            text = _(
+                "MLproject has no entry point '{entry}' under `entry_points:` (it has {found})"
+            )
+        else:
+            text = _("MLproject has no entry point '{entry}' under `entry_points:`")
+        fb.problems.append(text.format(entry=ENTRY_POINT, found=found))
     else:
         entry = entry_points[ENTRY_POINT] or {}
         _check_parameters(fb, entry.get("parameters"))
@@ -315,12 +377,14 @@ def _expect_stack(fb: Feedback, stack: Any) -> bool:
 def _expect_run_id(fb: Feedback, run_id: Any) -> bool:
     if not fb.expect_type(run_id, str, "run_id"):
         if hasattr(run_id, "run_id"):
-            fb.problems.append("pass the run's id, submitted.run_id, not the submitted run")
+            fb.problems.append(_("pass the run's id, submitted.run_id, not the submitted run"))
         return False
     return fb.expect(
         bool(_RUN_ID.match(run_id)),
-        "run_id looks like a run id",
-        f"'{run_id}' is not a run id (32 hexadecimal characters): use submitted.run_id",
+        _("run_id looks like a run id"),
+        _("'{run_id}' is not a run id (32 hexadecimal characters): use submitted.run_id").format(
+            run_id=run_id
+        ),
     )
 
 
@@ -333,18 +397,22 @@ def _project_run(fb: Feedback, run_id: str, stack: Any) -> Any | None:
         return _client(stack).get_run(run_id)
     except MlflowException:
         pass
-    elsewhere = ""
+    text = _(
+        "the stack's tracking server ({url}) has no run {run_id}. "
+        "Point MLflow at the stack first: mlflow.set_tracking_uri(aws.tracking_url)"
+    )
     current = mlflow.get_tracking_uri()
     if current != stack.tracking_url:
         try:
             mlflow.MlflowClient(tracking_uri=current).get_run(run_id)
-            elsewhere = f" It is in {current}, not on the stack."
+            text = _(
+                "the stack's tracking server ({url}) has no run {run_id}. It is in {uri}, not "
+                "on the stack. Point MLflow at the stack first: "
+                "mlflow.set_tracking_uri(aws.tracking_url)"
+            )
         except MlflowException:
             pass
-    fb.problems.append(
-        f"the stack's tracking server ({stack.tracking_url}) has no run {run_id}.{elsewhere} "
-        "Point MLflow at the stack first: mlflow.set_tracking_uri(aws.tracking_url)"
-    )
+    fb.problems.append(text.format(url=stack.tracking_url, run_id=run_id, uri=current))
     return None
 
 
@@ -353,11 +421,13 @@ def _project_run(fb: Feedback, run_id: str, stack: Any) -> Any | None:
 
 @task_check(
     LAB,
-    "Task 2 · Run the project on the stack",
+    N_("Task 2 · Run the project on the stack"),
     points=3,
-    hint="submitted = mlflow.projects.run(str(project_dir), entry_point='main', "
-    "parameters=RUN_PARAMETERS, experiment_id=experiment_id, env_manager='local'); "
-    "run_id = submitted.run_id",
+    hint=N_(
+        "submitted = mlflow.projects.run(str(project_dir), entry_point='main', "
+        "parameters=RUN_PARAMETERS, experiment_id=experiment_id, env_manager='local'); "
+        "run_id = submitted.run_id"
+    ),
 )
 def check_project_run(fb: Feedback, run_id: Any, stack: Any) -> None:
     """The run is on the stack, finished, in this lab's experiment, a project run with the
@@ -367,53 +437,67 @@ def check_project_run(fb: Feedback, run_id: Any, stack: Any) -> None:
     run = _project_run(fb, run_id, stack)
     if run is None:
         return
-    fb.good.append("the run is on the stack's tracking server")
+    fb.good.append(_("the run is on the stack's tracking server"))
     status = run.info.status
     if not fb.expect(
         status == "FINISHED",
-        "the run finished",
-        f"the run is {status}, not FINISHED: read the output of the cell for the error "
-        "train.py raised",
+        _("the run finished"),
+        _(
+            "the run is {status}, not FINISHED: read the output of the cell for the error "
+            "train.py raised"
+        ).format(status=status),
     ):
         return
     current = _current_experiment_id()
     if current is not None:
         fb.expect(
             run.info.experiment_id == current,
-            "the run belongs to this lab's experiment",
-            f"the run belongs to experiment {run.info.experiment_id}, not to this lab's "
-            f"({current}): pass experiment_id=experiment_id to mlflow.projects.run",
+            _("the run belongs to this lab's experiment"),
+            _(
+                "the run belongs to experiment {experiment}, not to this lab's ({current}): "
+                "pass experiment_id=experiment_id to mlflow.projects.run"
+            ).format(experiment=run.info.experiment_id, current=current),
         )
     tags = run.data.tags
     if not fb.expect(
         tags.get("mlflow.source.type") == "PROJECT",
-        "MLflow Projects started it (mlflow.source.type = PROJECT)",
-        "the run was not started as a project: run it with mlflow.projects.run, not by "
-        "running train.py yourself",
+        _("MLflow Projects started it (mlflow.source.type = PROJECT)"),
+        _(
+            "the run was not started as a project: run it with mlflow.projects.run, not by "
+            "running train.py yourself"
+        ),
     ):
         return
     entry = tags.get("mlflow.project.entryPoint")
     fb.expect(
         entry == ENTRY_POINT,
-        f"it ran the entry point '{ENTRY_POINT}'",
-        f"it ran the entry point '{entry}', not '{ENTRY_POINT}'",
+        _("it ran the entry point '{entry}'").format(entry=ENTRY_POINT),
+        _("it ran the entry point '{entry}', not '{expected}'").format(
+            entry=entry, expected=ENTRY_POINT
+        ),
     )
     params = run.data.params
     wrong = [
-        f"{name}={params.get(name, '(missing)')} (expected {value})"
+        _("{name}={value} (expected {expected})").format(
+            name=name, value=params.get(name, _("(missing)")), expected=value
+        )
         for name, value in RUN_PARAMETERS.items()
         if params.get(name) != str(value)
     ]
     fb.expect(
         not wrong,
-        "it ran with " + ", ".join(f"{n}={v}" for n, v in RUN_PARAMETERS.items()),
-        f"it ran with {', '.join(wrong)}: pass parameters=RUN_PARAMETERS",
+        _("it ran with {parameters}").format(
+            parameters=", ".join(f"{n}={v}" for n, v in RUN_PARAMETERS.items())
+        ),
+        _("it ran with {wrong}: pass parameters=RUN_PARAMETERS").format(wrong=", ".join(wrong)),
     )
     auc = run.data.metrics.get("val_roc_auc")
     fb.expect(
         auc is not None and 0.6 < auc < 1,
-        f"it logged val_roc_auc = {auc if auc is None else round(auc, 3)}",
-        f"the metric val_roc_auc is {auc}: train.py should have logged it between 0.6 and 1",
+        _("it logged val_roc_auc = {auc}").format(auc=auc if auc is None else round(auc, 3)),
+        _(
+            "the metric val_roc_auc is {auc}: train.py should have logged it between 0.6 and 1"
+        ).format(auc=auc),
     )
 
 
@@ -426,7 +510,7 @@ def _logged_model(fb: Feedback, run: Any, stack: Any) -> Any | None:
         filter_string=f"source_run_id = '{run.info.run_id}'",
     )
     if not models:
-        fb.problems.append(f"the run {run.info.run_id[:8]} logged no model")
+        fb.problems.append(_("the run {run} logged no model").format(run=run.info.run_id[:8]))
         return None
     return models[0]
 
@@ -448,10 +532,12 @@ def model_prefix(artifact_location: str) -> str:
 
 @task_check(
     LAB,
-    "Task 3 · Find the model in the bucket",
+    N_("Task 3 · Find the model in the bucket"),
     points=2,
-    hint="The model's files live under mlflow/ + model.artifact_location without "
-    "'mlflow-artifacts:/'; list them with s3.list_objects_v2(Bucket=aws.bucket, Prefix=...).",
+    hint=N_(
+        "The model's files live under mlflow/ + model.artifact_location without "
+        "'mlflow-artifacts:/'; list them with s3.list_objects_v2(Bucket=aws.bucket, Prefix=...)."
+    ),
 )
 def check_model_in_bucket(fb: Feedback, model_keys: Any, run_id: Any, stack: Any) -> None:
     """The keys are the logged model's files, all of them, and they are in the bucket."""
@@ -459,15 +545,17 @@ def check_model_in_bucket(fb: Feedback, model_keys: Any, run_id: Any, stack: Any
         return
     if isinstance(model_keys, dict) and "Contents" in model_keys:
         fb.problems.append(
-            "model_keys holds the whole answer of list_objects_v2: keep the keys, "
-            "[item['Key'] for item in listing['Contents']]"
+            _(
+                "model_keys holds the whole answer of list_objects_v2: keep the keys, "
+                "[item['Key'] for item in listing['Contents']]"
+            )
         )
         return
     if not fb.expect_type(model_keys, (list, tuple, set), "model_keys"):
         return
     keys = list(model_keys)
     if not keys or not all(isinstance(key, str) for key in keys):
-        fb.problems.append("model_keys should be a non-empty list of S3 keys (strings)")
+        fb.problems.append(_("model_keys should be a non-empty list of S3 keys (strings)"))
         return
     run = _project_run(fb, run_id, stack)
     if run is None:
@@ -481,37 +569,43 @@ def check_model_in_bucket(fb: Feedback, model_keys: Any, run_id: Any, stack: Any
     strangers = [key for key in keys if not key.startswith(prefix)]
     if strangers:
         run_path = f"/{run.info.run_id}/artifacts/"
-        tip = (
-            " (those are the run's own artifacts; since MLflow 3 a logged model lives under "
-            "<experiment>/models/<model id>/artifacts)"
-            if any(run_path in key for key in strangers)
-            else ""
-        )
-        fb.problems.append(
-            f"{len(strangers)} key(s) are not under the model's prefix {prefix}, e.g. "
-            f"{strangers[0]}{tip}"
-        )
+        if any(run_path in key for key in strangers):
+            text = _(
+                "{count} key(s) are not under the model's prefix {prefix}, e.g. {key} (those "
+                "are the run's own artifacts; since MLflow 3 a logged model lives under "
+                "<experiment>/models/<model id>/artifacts)"
+            )
+        else:
+            text = _("{count} key(s) are not under the model's prefix {prefix}, e.g. {key}")
+        fb.problems.append(text.format(count=len(strangers), prefix=prefix, key=strangers[0]))
         return
-    fb.good.append(f"every key is under the model's prefix {prefix}")
+    fb.good.append(_("every key is under the model's prefix {prefix}").format(prefix=prefix))
     absent = [key for key in keys if key not in in_bucket]
     if absent:
         fb.problems.append(
-            f"{absent[0]} is not in the bucket {stack.bucket}: copy the keys exactly"
+            _("{key} is not in the bucket {bucket}: copy the keys exactly").format(
+                key=absent[0], bucket=stack.bucket
+            )
         )
         return
     missing = sorted(in_bucket - set(keys))
     fb.expect(
         not missing,
-        f"all {len(in_bucket)} files of the model are listed",
-        f"you listed {len(keys)} of the model's {len(in_bucket)} files; missing: "
-        f"{', '.join(key.removeprefix(prefix) for key in missing)}",
+        _("all {count} files of the model are listed").format(count=len(in_bucket)),
+        _("you listed {count} of the model's {total} files; missing: {missing}").format(
+            count=len(keys),
+            total=len(in_bucket),
+            missing=", ".join(key.removeprefix(prefix) for key in missing),
+        ),
     )
     names = {key.removeprefix(prefix) for key in keys}
     lacking = [name for name in MODEL_FILES if name not in names]
     fb.expect(
         not lacking,
-        "they include MLmodel, the model file and its environment",
-        f"an MLflow model should hold {', '.join(lacking)}: list the whole model folder",
+        _("they include MLmodel, the model file and its environment"),
+        _("an MLflow model should hold {files}: list the whole model folder").format(
+            files=", ".join(lacking)
+        ),
     )
 
 
@@ -520,10 +614,12 @@ def check_model_in_bucket(fb: Feedback, model_keys: Any, run_id: Any, stack: Any
 
 @task_check(
     LAB,
-    "Task 4 · Register the model",
+    N_("Task 4 · Register the model"),
     points=2,
-    hint="version = mlflow.register_model(model.model_uri, MODEL_NAME), with MLflow "
-    "pointed at the stack.",
+    hint=N_(
+        "version = mlflow.register_model(model.model_uri, MODEL_NAME), with MLflow "
+        "pointed at the stack."
+    ),
 )
 def check_registered_version(fb: Feedback, version: Any, run_id: Any, stack: Any) -> None:
     """The stack's registry has a version of :data:`MODEL_NAME` whose source run is the
@@ -535,12 +631,14 @@ def check_registered_version(fb: Feedback, version: Any, run_id: Any, stack: Any
         return
     if not fb.expect_type(version, ModelVersion, "version"):
         if isinstance(version, str | int):
-            fb.problems.append("pass what mlflow.register_model returns, not a version number")
+            fb.problems.append(_("pass what mlflow.register_model returns, not a version number"))
         return
     if not fb.expect(
         version.name == MODEL_NAME,
-        f"it is a version of '{MODEL_NAME}'",
-        f"it is a version of '{version.name}', not of '{MODEL_NAME}': register under MODEL_NAME",
+        _("it is a version of '{name}'").format(name=MODEL_NAME),
+        _("it is a version of '{got}', not of '{name}': register under MODEL_NAME").format(
+            got=version.name, name=MODEL_NAME
+        ),
     ):
         return
     client = _client(stack)
@@ -548,21 +646,31 @@ def check_registered_version(fb: Feedback, version: Any, run_id: Any, stack: Any
         stored = client.get_model_version(MODEL_NAME, str(version.version))
     except MlflowException:
         fb.problems.append(
-            f"the stack's registry has no version {version.version} of '{MODEL_NAME}': "
-            "register it while MLflow points at the stack "
-            "(mlflow.set_tracking_uri(aws.tracking_url))"
+            _(
+                "the stack's registry has no version {version} of '{name}': "
+                "register it while MLflow points at the stack "
+                "(mlflow.set_tracking_uri(aws.tracking_url))"
+            ).format(version=version.version, name=MODEL_NAME)
         )
         return
-    fb.good.append(f"the stack's registry holds '{MODEL_NAME}' version {stored.version}")
+    fb.good.append(
+        _("the stack's registry holds '{name}' version {version}").format(
+            name=MODEL_NAME, version=stored.version
+        )
+    )
     fb.expect(
         stored.run_id == run_id,
-        "its source run is the project run",
-        f"version {stored.version} comes from run {str(stored.run_id)[:8]}, not from the "
-        f"project run {run_id[:8]}: register the model that run logged",
+        _("its source run is the project run"),
+        _(
+            "version {version} comes from run {run}, not from the project run {project}: "
+            "register the model that run logged"
+        ).format(version=stored.version, run=str(stored.run_id)[:8], project=run_id[:8]),
     )
     listed = {v.version for v in client.search_model_versions(f"name = '{MODEL_NAME}'")}
     fb.expect(
         str(stored.version) in {str(v) for v in listed},
-        "the registered model lists this version",
-        f"'{MODEL_NAME}' does not list version {stored.version}",
+        _("the registered model lists this version"),
+        _("'{name}' does not list version {version}").format(
+            name=MODEL_NAME, version=stored.version
+        ),
     )
