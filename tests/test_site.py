@@ -1,7 +1,9 @@
-"""The course site: a real build of lesson 00, the page conversion, and a failing build."""
+"""The course site: a real build of lesson 00 in both languages, the page conversion, and
+failing builds (a failing notebook, a Spanish notebook whose code is not the English one's)."""
 
 from __future__ import annotations
 
+import copy
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -10,8 +12,9 @@ from urllib.parse import unquote
 import nbformat
 import pytest
 
-from tools import site
+from tools import site, translations
 from tools.navigation import lesson_entries
+from tools.notebook_checks import ROOT, is_navigation
 
 NETWORK = re.compile(r"^(https?:)?//", re.IGNORECASE)
 EXTERNAL = re.compile(r"^(?:[a-z][a-z0-9+.-]*:|#)", re.IGNORECASE)
@@ -72,15 +75,131 @@ def network_loads(out: Path) -> list[str]:
     return found
 
 
+LESSON = ROOT / "notebooks" / "00_welcome_and_setup.ipynb"
+SPANISH_LESSON = ROOT / "notebooks" / "es" / LESSON.name
+UNSHARED = {".git", "build", "notebooks", "mlruns", "mlflow_store", "__pycache__", ".pytest_cache"}
+
+
+def spanish_edition_of_lesson_00(catalogues: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Return the Spanish lesson 00: the kit's own, else one made from a test catalogue.
+
+    The test catalogue keeps the English text (and so its links) under Spanish headings.
+    """
+    if SPANISH_LESSON.is_file():
+        return SPANISH_LESSON.read_text(encoding="utf-8")
+    monkeypatch.setattr(translations, "CATALOGUES", catalogues)
+    english = nbformat.read(LESSON, as_version=4)
+    spanish = {}
+    for cell in english.cells:
+        if cell.cell_type != "markdown" or is_navigation(cell):
+            continue
+        lines = cell.source.splitlines()
+        for index, line in enumerate(lines):
+            if line.startswith("# 00 · "):
+                lines[index] = "# 00 · Bienvenida y configuración"
+            elif re.match(r"^#{2,3} ", line):
+                hashes, title = line.split(" ", 1)
+                lines[index] = f"{hashes} Sección: {title}"
+        spanish[cell.id] = "\n".join(lines)
+    catalogues.mkdir(parents=True, exist_ok=True)
+    (catalogues / f"{LESSON.stem}.yaml").write_text(
+        translations.skeleton(LESSON, spanish), encoding="utf-8"
+    )
+    notebook, problems = translations.translate(LESSON)
+    assert notebook is not None and problems == []
+    return nbformat.writes(notebook)
+
+
+def bilingual_kit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A kit that is the repository's (through links) plus a Spanish lesson 00.
+
+    Nothing is written into the repository: the kit's own folder holds the links and the
+    Spanish notebook.
+    """
+    kit = tmp_path / "kit"
+    (kit / "notebooks" / "es").mkdir(parents=True)
+    for entry in ROOT.iterdir():
+        if entry.name not in UNSHARED and not entry.name.startswith(".venv"):
+            (kit / entry.name).symlink_to(entry)
+    for entry in (ROOT / "notebooks").iterdir():
+        if entry.name not in ("es", ".ipynb_checkpoints"):
+            (kit / "notebooks" / entry.name).symlink_to(entry)
+    text = spanish_edition_of_lesson_00(tmp_path / "catalogues", monkeypatch)
+    (kit / "notebooks" / "es" / LESSON.name).write_text(text, encoding="utf-8")
+    return kit
+
+
+class _Headings(HTMLParser):
+    """Collects the text of every h1-h3 of a page (without the anchor links' pilcrows)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.headings: list[str] = []
+        self._inside = 0
+        self._anchor = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("h1", "h2", "h3"):
+            self._inside += 1
+            self.headings.append("")
+        elif tag == "a" and "anchor-link" in (dict(attrs).get("class") or ""):
+            self._anchor = True
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("h1", "h2", "h3"):
+            self._inside -= 1
+            self.headings[-1] = " ".join(self.headings[-1].split())
+        elif tag == "a":
+            self._anchor = False
+
+    def handle_data(self, data: str) -> None:
+        if self._inside and not self._anchor:
+            self.headings[-1] += data
+
+
+def headings_of(page: str) -> list[str]:
+    parser = _Headings()
+    parser.feed(page)
+    return parser.headings
+
+
+def outputs_of(page: str) -> list[str]:
+    """Return the HTML of every code cell's outputs, cell by cell."""
+    body = page.split('<footer class="kit-site-bar">')[0]
+    cells = re.split(r'<div (?:id="[^"]*" )?class="jp-Cell ', body)[1:]
+    return [
+        cell.split('<div class="jp-Cell-outputWrapper">', 1)[-1]
+        for cell in cells
+        if cell.startswith("jp-CodeCell") and "jp-Cell-outputWrapper" in cell
+    ]
+
+
+def switch_of(page: Path) -> Path:
+    """Return the file the language switch of a page leads to (it must have exactly one)."""
+    links = [
+        attrs["href"] or ""
+        for tag, attrs in tags_of(page.read_text(encoding="utf-8"))
+        if tag == "a" and "data-kit-switch" in attrs
+    ]
+    assert len(links) == 1, f"{page}: {len(links)} language switches"
+    return (page.parent / unquote(links[0].split("#")[0])).resolve()
+
+
 @pytest.mark.notebook
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_build_of_lesson_00_is_a_complete_offline_site(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_build_of_lesson_00_is_a_complete_offline_site_in_both_languages(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    kit = bilingual_kit(tmp_path, monkeypatch)
     out = tmp_path / "site"
-    assert site.main(["--only", "00", "--out", str(out), "--jobs", "1"]) == 0
-    assert "index.html" in capsys.readouterr().out
+    assert site.build_site(out, only=["00"], jobs=1, root=kit, work=tmp_path / "work")
+    printed = capsys.readouterr().out
+    assert (
+        "executing 1 lesson(s)" in printed and "(1 Spanish page(s) from the same runs)" in printed
+    )
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    es = out / "es"
 
     index = (out / "index.html").read_text(encoding="utf-8")
     lessons = lesson_entries()
@@ -89,28 +208,96 @@ def test_build_of_lesson_00_is_a_complete_offline_site(
         assert f'id="lesson-{entry.number}"' in index, f"lesson {entry.number} not listed"
         assert entry.title in index
     assert 'id="course-map"' in index
+    spanish_index = (es / "index.html").read_text(encoding="utf-8")
+    assert '<html lang="es">' in spanish_index and 'id="mapa-del-curso"' in spanish_index
+    assert "Ciclo de vida de ML y MLOps con MLflow" in spanish_index
+    for entry in lessons:
+        assert f'id="lesson-{entry.number}"' in spanish_index
+    assert f"notebooks/{LESSON.stem}.html" in hrefs(spanish_index)
 
-    lesson = out / "notebooks" / "00_welcome_and_setup.html"
-    assert lesson.is_file()
+    lesson = out / "notebooks" / f"{LESSON.stem}.html"
+    spanish_lesson = es / "notebooks" / f"{LESSON.stem}.html"
     page = lesson.read_text(encoding="utf-8")
+    spanish_page = spanish_lesson.read_text(encoding="utf-8")
     # Printed by a code cell of lesson 00 (the source only holds the f-string).
     assert re.search(r"\d+ of \d+ pinned packages match\.", page)
     assert "../index.html#course-map" in hrefs(page)
+    assert "../index.html#mapa-del-curso" in hrefs(spanish_page)
+    assert '<html lang="es">' in spanish_page and "← mapa del curso" in spanish_page
+
+    # The Spanish page shows the Spanish text and the English run's outputs.
+    spanish_nb = nbformat.read(kit / "notebooks" / "es" / LESSON.name, as_version=4)
+    number, title, _ = site.lesson_heading(spanish_nb) or ("", "", "")
+    english_title = lessons[0].title
+    assert headings_of(spanish_page)[0] == f"{number} · {title}" != f"00 · {english_title}"
+    assert headings_of(page)[0] == f"00 · {english_title}"
+    for cell in spanish_nb.cells:
+        if cell.cell_type == "markdown" and not is_navigation(cell):
+            for heading in re.findall(r"^#{1,3} ([^*_`\[\]<>\n]+)$", cell.source, re.MULTILINE):
+                assert " ".join(heading.split()) in headings_of(spanish_page), heading
+    english_outputs = outputs_of(page)
+    assert english_outputs and outputs_of(spanish_page) == english_outputs
+    assert re.search(r"\d+ of \d+ pinned packages match\.", spanish_page)
+    english_lessons = {p.resolve() for p in (out / "notebooks").glob("*.html")}
+    for link in hrefs(spanish_page):
+        target = (spanish_lesson.parent / unquote(link.split("#")[0])).resolve()
+        if target in english_lessons:  # only the language switch leaves the Spanish edition
+            assert target == lesson.resolve()
 
     labs = sorted((out / "labs").glob("*/index.html"))
+    spanish_labs = sorted((es / "labs").glob("*/index.html"))
     assert labs, "no lab page"
     assert (out / "datasets" / "index.html").is_file()
     assert not list(out.rglob("*solution*")), "a solution was published"
-    for lab in labs:
-        assert "solution.ipynb" not in "".join(hrefs(lab.read_text(encoding="utf-8")))
+    for lab in labs + spanish_labs:
+        text = lab.read_text(encoding="utf-8")
+        assert "solution.ipynb" not in "".join(hrefs(text))
+        assert "Instructor notes" not in text and "Notas para el instructor" not in text
+    for lab in spanish_labs:
+        text = lab.read_text(encoding="utf-8")
+        assert '<html lang="es">' in text and "Ciclo de vida de ML y MLOps con MLflow" in text
+        if 'id="student-notebook"' in text:
+            assert "El notebook del estudiante" in text
 
-    for page in out.rglob("*.html"):
-        if page != out / "index.html":
-            links = hrefs(page.read_text(encoding="utf-8"))
-            assert any(link.endswith("index.html#course-map") for link in links), page
+    for page_path in out.rglob("*.html"):
+        if page_path not in (out / "index.html", es / "index.html"):
+            links = hrefs(page_path.read_text(encoding="utf-8"))
+            anchor = "mapa-del-curso" if page_path.is_relative_to(es) else "course-map"
+            assert any(link.endswith(f"index.html#{anchor}") for link in links), page_path
+
+    # Every page switches language; a page with a counterpart and the counterpart point at
+    # each other, the others lead to the other edition's index.
+    indexes = {(out / "index.html").resolve(), (es / "index.html").resolve()}
+    for page_path in out.rglob("*.html"):
+        target = switch_of(page_path)
+        assert target.is_file(), f"{page_path}: the language switch leads nowhere"
+        assert target.is_relative_to(es.resolve()) != page_path.is_relative_to(es), page_path
+        if target not in indexes or page_path.resolve() in indexes:
+            assert switch_of(target) == page_path.resolve(), f"{page_path} <-> {target}"
+    assert switch_of(lesson) == spanish_lesson.resolve()
+    assert switch_of(out / "index.html") == (es / "index.html").resolve()
+    assert switch_of(out / "datasets" / "index.html") == (es / "index.html").resolve()
+    for lab in labs:
+        spanish_lab = es / lab.relative_to(out)
+        assert (
+            switch_of(lab)
+            == (spanish_lab if spanish_lab.is_file() else es / "index.html").resolve()
+        )
 
     assert broken_references(out) == []
     assert network_loads(out) == []
+
+
+def test_the_spanish_edition_of_a_lesson_takes_its_text_not_its_code() -> None:
+    english = tiny_notebook()
+    spanish = nbformat.from_dict(copy.deepcopy(english))
+    spanish.cells[0].source = "# 00 · Diminuta\n*Una lección diminuta.*"
+    spanish.cells[1].outputs = []
+    assert site.translation_problems(english, spanish, "en.ipynb", "es.ipynb") == []
+    merged = site.with_edition_text(english, spanish)
+    assert merged.cells[0].source.startswith("# 00 · Diminuta")
+    assert merged.cells[1].outputs == english.cells[1].outputs
+    assert english.cells[0].source.startswith("# 00 · Tiny")  # the English one is untouched
 
 
 def tiny_kit(root: Path) -> None:
@@ -176,6 +363,7 @@ def test_conversion_rewrites_links_and_keeps_outputs(tmp_path: Path) -> None:
 
     header = [a["href"] for tag, a in tags_of(page) if tag == "a" and "data-kit-site" in a]
     assert header == ["../index.html#course-map"] * 2  # the page's header and footer
+    assert "data-kit-switch" not in page  # an English-only build has no language switch
 
     out = tmp_path / "out"
     assert site.publish("utils/data.py", site_map, out).site_path == "utils/data.py.html"
@@ -209,3 +397,49 @@ def test_a_failing_notebook_fails_the_build_and_leaves_no_site(tmp_path: Path) -
 
     assert not out.exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_spanish_notebook_whose_code_differs_stops_the_build(tmp_path: Path) -> None:
+    kit = tmp_path / "kit"
+    (kit / "notebooks" / "es").mkdir(parents=True)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# 00 · Tiny\n*A tiny lesson.*"),
+        nbformat.v4.new_code_cell('print("hello")'),
+    ]
+    nbformat.write(nb, kit / "notebooks" / "00_tiny.ipynb")
+    spanish = nbformat.from_dict(copy.deepcopy(nb))
+    spanish.cells[0].source = "# 00 · Diminuta\n*Una lección diminuta.*"
+    # The English code changed since the Spanish notebook was written by `make translations`.
+    spanish.cells[1].source = 'print("hola")'
+    nbformat.write(spanish, kit / "notebooks" / "es" / "00_tiny.ipynb")
+    out = tmp_path / "site"
+    code_cell = nb.cells[1].id
+
+    with pytest.raises(site.BuildFailure) as failure:
+        site.build_site(out, jobs=1, root=kit, work=tmp_path / "work")
+
+    message = str(failure.value)
+    assert "notebooks/es/00_tiny.ipynb" in message and f"code cell {code_cell}" in message
+    assert "make translations" in message
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    assert not (tmp_path / "work" / "00_tiny").exists(), "a lesson ran before the check"
+
+
+def test_the_lang_option_chooses_the_editions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    chosen: list[tuple[str, ...]] = []
+
+    def build(out: Path, only: list[str], jobs: int, langs: tuple[str, ...]) -> list[Path]:
+        chosen.append(tuple(langs))
+        return []
+
+    monkeypatch.setattr(site, "build_site", build)
+    for option in ([], ["--lang", "all"], ["--lang", "en"], ["--lang", "es"]):
+        assert site.main(["--out", str(tmp_path / "site"), *option]) == 0
+    assert chosen == [("en", "es"), ("en", "es"), ("en",), ("es",)]
+    with pytest.raises(SystemExit):
+        site.main(["--lang", "fr"])
+    assert "--lang" in site.__doc__

@@ -1,21 +1,52 @@
-"""Build the course as a static HTML site that students can read offline.
+"""Build the course as a static HTML site that students can read offline, in English and Spanish.
 
 ``python -m tools.site`` (``make site``) executes every lesson notebook the way the
 tests do (a fresh kernel and its own MLflow store each, see :mod:`tools.runner`), in
 parallel, and converts the executed copies to HTML. It adds a page per lab (its README
-and the student notebook, not executed; the solutions are not published), the
-datasheet of the case-study data, and an index with the course map. Links between the
-kit's files become links between the site's pages; the pages load nothing from the
-network.
+without the instructor notes, and the student notebook, not executed; the solutions are
+not published), the datasheet of the case-study data, and an index with the course map.
+Links between the kit's files become links between the site's pages; the pages load
+nothing from the network.
+
+Two editions are built: English at the site's root (``build/site/``) and Spanish under
+``es/`` (``build/site/es/``), each with its own page chrome, and every page carries a
+link to the same page in the other language (to the other edition's index, at the
+lesson's or lab's row, when that page has no counterpart). The Spanish edition comes from
+the files ``make translations`` writes and the Spanish documents:
+
+* a Spanish lesson page is the *English executed notebook* with its markdown cells
+  replaced by those of ``notebooks/es/<stem>.ipynb``, matched by cell id: lessons are
+  executed once. The code cells of the two notebooks must be identical; when they are not
+  (the Spanish edition is stale: run ``make translations``) the build stops and names the
+  notebook and the cell, before anything is executed;
+* a Spanish lab page is ``labs/<lab>/README.es.md`` (without ``## Notas para el
+  instructor``) and ``labs/<lab>/es/labNN_student.ipynb`` (the English student notebook
+  while there is no Spanish one); the Spanish index is ``README.es.md``'s title and
+  introduction with the course map in Spanish;
+* a lesson, lab or datasheet without a Spanish edition has no page in ``es/``: the Spanish
+  pages link to its English page instead (the Spanish index marks such links "en
+  inglés"). Links inside Spanish pages lead to Spanish pages wherever the link's target
+  has one (``notebooks/es/...``, ``README.es.md``, ``labs/<lab>/README.es.md``); images,
+  the notebook styles and other linked files are shared by both editions.
+
+``--lang en|es|all`` (default ``all``) builds one edition or both. With one, the pages
+carry no language switch, and a link to a file of the other edition leads to the built
+edition's page for it (or its row in the course map); ``--lang es`` executes only the
+lessons that have a Spanish notebook, writes no English page (the site's root then holds
+only ``es/`` and the shared files) and leaves the English-only datasheet out.
+``--only 00 07`` renders only those lessons (the index still lists every lesson).
 
 The site is written to a temporary folder next to ``--out`` (``build/site``) and moved
-into place only when every page is written: a failing notebook stops the build with the
-runner's message and leaves the previous site, if any, as it was.
+into place only when every page of both editions is written: a failing notebook or a
+stale Spanish edition stops the build with a message and leaves the previous site, if
+any, as it was.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
+import dataclasses
 import functools
 import hashlib
 import html
@@ -40,7 +71,7 @@ from urllib.parse import quote, unquote
 import nbformat
 
 from tools import navigation, runner
-from tools.notebook_checks import ROOT
+from tools.notebook_checks import ROOT, is_navigation
 
 if TYPE_CHECKING:
     from nbconvert import HTMLExporter
@@ -54,11 +85,94 @@ TEXT_PAGE_LIMIT = 256 * 1024  # larger linked files stay plain text
 PRIVATE_PARTS = {".git", ".venv", "build", "mlflow_store", "mlruns", "__pycache__"}
 PRIVATE_NAMES = {"answer_key.json", ".env"}
 SITE_LINK = "data-kit-site"  # marks the template's links, which are site paths already
+SWITCH_LINK = "data-kit-switch"  # marks the language switch, a site path already too
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 LAB_DIR = re.compile(r"^labs/(lab(\d{2})_[^/]+)/(.+)$")
 LESSON_NAME = re.compile(r"^(\d{2})_.+\.ipynb$")
 BENCH_ROW = re.compile(r"^\| notebooks/(\S+\.ipynb) \| ([\d.]+) \|", re.MULTILINE)
+MD_LINK = re.compile(r"(!?\[[^\]]*\]\()(\s*<?)([^)\s>]+)")
+HTML_LINK = re.compile(r"(<(?:img|a)\b[^>]*\s(?:src|href)=\")([^\"]+)")
+#: The editions, English first: English pages at the site's root, the others in a folder.
+LANGS = ("en", "es")
+OTHER = {"en": "es", "es": "en"}
+EDITION_KINDS = ("index", "lesson", "lab", "datasheet")
+#: The words of each edition's page chrome.
+CHROME: dict[str, dict[str, str]] = {
+    "en": {
+        "name": SITE_NAME,
+        "language": "English",
+        "map": "Course map",
+        "map_anchor": "course-map",
+        "back": "← course map",
+        "unpublished": "not part of the site",
+        "widget": "(an interactive widget: run the notebook to use it)",
+        "student_heading": "The student notebook: {name}",
+        "student_intro": (
+            "Below is the notebook you work in, as it is before you start. Open it in "
+            "JupyterLab (`{path}`) to write your answers and run the checks."
+        ),
+        "lessons": "Lessons",
+        "labs": "Labs",
+        "datasheet": "Datasheet",
+        "data": "The data",
+        "lesson": "Lesson",
+        "lab": "Lab",
+        "after": "After lesson",
+        "what": "What you will do",
+        "not_rendered": "(not rendered in this build)",
+        "other_edition": "(in Spanish)",
+        "executed": (
+            "The lessons below were executed from top to bottom, so every output you see is "
+            "what\nthe code printed. To run them yourself, open the kit in JupyterLab "
+            "(<code>make start</code>)."
+        ),
+        "data_text": (
+            'Every lesson works on the same synthetic data: read its <a href="{href}">'
+            "datasheet</a> (files, columns, how the data were made)."
+        ),
+        "footer": "{title}: {built} of {total} lessons rendered.",
+    },
+    "es": {
+        "name": "Ciclo de vida de ML y MLOps con MLflow",
+        "language": "Español",
+        "map": "Mapa del curso",
+        "map_anchor": "mapa-del-curso",
+        "back": "← mapa del curso",
+        "unpublished": "no forma parte del sitio",
+        "widget": "(un widget interactivo: ejecuta el notebook para usarlo)",
+        "student_heading": "El notebook del estudiante: {name}",
+        "student_intro": (
+            "Abajo está el notebook en el que trabajas, tal como está antes de empezar. "
+            "Ábrelo en JupyterLab (`{path}`) para escribir tus respuestas y ejecutar las "
+            "comprobaciones."
+        ),
+        "lessons": "Lecciones",
+        "labs": "Labs",
+        "datasheet": "Ficha de los datos",
+        "data": "Los datos",
+        "lesson": "Lección",
+        "lab": "Lab",
+        "after": "Después de la lección",
+        "what": "Qué harás",
+        "not_rendered": "(no generada en esta compilación)",
+        "other_edition": "(en inglés)",
+        "executed": (
+            "Las lecciones de abajo se ejecutaron de principio a fin, así que cada salida que "
+            "ves es\nlo que imprimió el código. Para ejecutarlas tú, abre el kit en JupyterLab "
+            "(<code>make start</code>)."
+        ),
+        "data_text": (
+            "Todas las lecciones trabajan con los mismos datos sintéticos: lee su "
+            '<a href="{href}">ficha</a> (archivos, columnas, cómo se generaron los datos).'
+        ),
+        "footer": "{title}: {built} de {total} lecciones generadas.",
+    },
+}
+#: A README's line that only points at its other edition ("*Read this in English: ...*").
+LANGUAGE_LINE = re.compile(r"^\*?[^\n\[]*\[[^\]]*\]\(README(?:\.[a-z]{2})?\.md\)\*?$")
+#: The lab README sections that are for instructors only (in any edition).
+INSTRUCTOR_NOTES = ("## Instructor notes", "## Notas para el instructor")
 
 PAGE_CSS = """
 main { max-width: 1100px; margin: 0 auto; }
@@ -102,6 +216,43 @@ class BuildFailure(RuntimeError):
     """The site could not be built (a notebook failed, or the output folder is not ours)."""
 
 
+def edition_of(rel: str) -> str:
+    """Return the edition a kit file belongs to: ``es`` for ``X.es.md`` and ``.../es/X``."""
+    parts = rel.split("/")
+    return "es" if rel.endswith(".es.md") or (len(parts) > 1 and parts[-2] == "es") else "en"
+
+
+def edition_rel(rel: str, lang: str) -> str:
+    """Return the path of the kit file ``rel`` in the edition ``lang`` (it may not exist).
+
+    ``README.md`` and ``README.es.md``, ``notebooks/X.ipynb`` and ``notebooks/es/X.ipynb``
+    are the two editions of one file.
+    """
+    parts = rel.split("/")
+    if rel.endswith(".es.md"):
+        english = rel.removesuffix(".es.md") + ".md"
+    elif len(parts) > 1 and parts[-2] == "es":
+        english = "/".join(parts[:-2] + parts[-1:])
+    else:
+        english = rel
+    if lang == "en":
+        return english
+    if english.endswith(".md"):
+        return english.removesuffix(".md") + f".{lang}.md"
+    return posixpath.join(posixpath.dirname(english), lang, posixpath.basename(english))
+
+
+def edition_prefix(lang: str) -> str:
+    """Return the folder of an edition in the site (``""`` for English, ``"es/"``)."""
+    return "" if lang == "en" else f"{lang}/"
+
+
+def edition_of_page(site_path: str) -> str:
+    """Return the edition a page of the site belongs to."""
+    first = site_path.split("/", 1)[0]
+    return first if first in LANGS and "/" in site_path else "en"
+
+
 @dataclass(frozen=True)
 class SiteMap:
     """Where each file of the kit lands in the site.
@@ -109,18 +260,23 @@ class SiteMap:
     Attributes:
         root: The kit's folder (the repository).
         lessons: Every lesson notebook, as a path relative to ``root``.
-        built: The lessons rendered in this build (relative paths).
+        built: The lessons executed in this build (relative paths of the English notebooks).
+        langs: The editions this build writes (``en`` at the root, ``es`` under ``es/``).
+        translated: The lessons of ``built`` whose Spanish page this build writes (relative
+            paths of the English notebooks).
     """
 
     root: Path
     lessons: tuple[str, ...]
     built: frozenset[str]
+    langs: tuple[str, ...] = ("en",)
+    translated: frozenset[str] = frozenset()
 
     def kind(self, rel: str) -> str | None:
         """Return how the kit file ``rel`` is published, or ``None`` when it is not.
 
         Args:
-            rel: A POSIX path relative to the root.
+            rel: A POSIX path relative to the root (either edition of a file).
 
         Returns:
             ``"index"``, ``"lesson"``, ``"lab"``, ``"datasheet"``, ``"image"``, ``"doc"``
@@ -135,14 +291,15 @@ class SiteMap:
             return None
         if "solution" in parts[-1] or rel.startswith("utils/labs/"):
             return None  # the site is for students: no solutions, no lab answers
-        if rel == "README.md":
+        english = edition_rel(rel, "en")
+        if english == "README.md":
             return "index"
-        if rel in self.lessons:
+        if english in self.lessons:
             return "lesson"
-        lab = LAB_DIR.match(rel)
+        lab = LAB_DIR.match(english)
         if lab and lab.group(3) in ("README.md", f"lab{lab.group(2)}_student.ipynb"):
             return "lab"
-        if rel == "datasets/README.md":
+        if english == "datasets/README.md":
             return "datasheet"
         path = self.root / rel
         if not path.is_file():
@@ -160,8 +317,64 @@ class SiteMap:
             return None
         return "text"
 
+    def index(self, lang: str) -> str:
+        """Return the index page of the edition ``lang`` (the other one's if not built)."""
+        return edition_prefix(lang if lang in self.langs else OTHER[lang]) + "index.html"
+
+    def home(self, lang: str) -> tuple[str, str]:
+        """Return the index page a page of ``lang`` leads back to, and its course map's id."""
+        index = self.index(lang)
+        return index, CHROME[edition_of_page(index)]["map_anchor"]
+
+    def page(self, kind: str, rel: str, lang: str) -> tuple[str, str] | None:
+        """Return the page of the edition ``lang`` that stands for ``rel``, if it has one.
+
+        Args:
+            kind: ``rel``'s kind, one of :data:`EDITION_KINDS`.
+            rel: Either edition of the kit file.
+            lang: The edition whose page is wanted.
+
+        Returns:
+            ``(site path, fragment)``, or ``None`` when that edition has no such page in
+            this build.
+        """
+        if lang not in self.langs:
+            return None
+        english, prefix = edition_rel(rel, "en"), edition_prefix(lang)
+        if kind == "index":
+            return prefix + "index.html", ""
+        if kind == "lesson":
+            rendered = english in (self.built if lang == "en" else self.translated)
+            return (prefix + english.removesuffix(".ipynb") + ".html", "") if rendered else None
+        if kind == "lab":
+            lab = LAB_DIR.match(english)
+            assert lab is not None
+            if not (self.root / edition_rel(f"labs/{lab.group(1)}/README.md", lang)).is_file():
+                return None
+            fragment = "" if lab.group(3) == "README.md" else "student-notebook"
+            return f"{prefix}labs/{lab.group(1)}/index.html", fragment
+        if kind == "datasheet":
+            if not (self.root / edition_rel(english, lang)).is_file():
+                return None
+            return prefix + "datasets/index.html", ""
+        return None
+
+    @staticmethod
+    def anchor(kind: str, rel: str) -> str:
+        """Return the id of ``rel``'s row (or section) on an index page."""
+        english = edition_rel(rel, "en")
+        if kind == "lesson":
+            return f"lesson-{posixpath.basename(english)[:2]}"
+        lab = LAB_DIR.match(english)
+        if kind == "lab" and lab:
+            return f"lab-{lab.group(2)}"
+        return "data" if kind == "datasheet" else ""
+
     def target(self, rel: str) -> tuple[str, str] | None:
         """Return the site path and fragment that stand for the kit file ``rel``.
+
+        A file of one edition leads to its page in that edition, else to its page in the
+        other edition, else to its row on the course map of its edition's index.
 
         Args:
             rel: A POSIX path relative to the root.
@@ -172,24 +385,43 @@ class SiteMap:
         kind = self.kind(rel)
         if kind is None:
             return None
-        if kind == "index":
-            return "index.html", ""
-        if kind == "lesson":
-            if rel in self.built:
-                return rel.removesuffix(".ipynb") + ".html", ""
-            return "index.html", f"lesson-{Path(rel).name[:2]}"
-        if kind == "lab":
-            lab = LAB_DIR.match(rel)
-            assert lab is not None
-            fragment = "" if lab.group(3) == "README.md" else "student-notebook"
-            return f"labs/{lab.group(1)}/index.html", fragment
-        if kind == "datasheet":
-            return "datasets/index.html", ""
+        if kind in EDITION_KINDS:
+            lang = edition_of(rel)
+            for edition in (lang, OTHER[lang]):
+                page = self.page(kind, rel, edition)
+                if page is not None:
+                    return page
+            if kind == "datasheet":
+                return None
+            return self.index(lang), self.anchor(kind, rel)
         if kind == "image":
             return rel, ""
         if kind == "doc":
             return rel.removesuffix(".md") + ".html", ""
         return rel + ".html", ""
+
+    def switch(self, rel: str) -> tuple[str, str, str] | None:
+        """Return where the language switch of the page made from ``rel`` leads.
+
+        Returns:
+            ``(site path, fragment, language)``: the same page in the other edition, else
+            the other edition's index (at the lesson's or lab's row); ``None`` when this
+            build writes one edition only.
+        """
+        lang = edition_of(rel)
+        other = OTHER[lang]
+        if other not in self.langs:
+            return None
+        kind = self.kind(rel)
+        if kind in EDITION_KINDS:
+            page = self.page(kind, rel, other)
+            if page is not None:
+                return page[0], "", other
+            return self.index(other), self.anchor(kind, rel), other
+        counterpart = edition_rel(rel, other)
+        if kind == "doc" and counterpart != rel and self.kind(counterpart) == "doc":
+            return counterpart.removesuffix(".md") + ".html", "", other
+        return self.index(other), "", other
 
 
 @dataclass
@@ -227,6 +459,7 @@ def rewrite_links(
     """Point the relative links and sources of a page at the site's own files.
 
     Links to files the site does not publish lose their ``href`` (their text stays);
+    the editions of a file lead to their pages (see :meth:`SiteMap.target`);
     external links stay as they are; in-page anchors are matched to the page's ids
     ignoring case (GitHub-style ``#how-it-works`` finds nbconvert's ``How-it-works``).
 
@@ -255,8 +488,9 @@ def rewrite_links(
     page_dir = posixpath.dirname(site_path) or "."
     needed: set[str] = set()
     edits: list[tuple[int, int, str]] = []
+    unpublished = CHROME[edition_of(source_rel)]["unpublished"]
     for (line, column), raw, tag, attrs in scanner.tags:
-        if any(name == SITE_LINK for name, _ in attrs):
+        if any(name in (SITE_LINK, SWITCH_LINK) for name, _ in attrs):
             continue  # the page's own header and footer already point into the site
         changed, new_attrs = False, []
         for name, value in attrs:
@@ -267,7 +501,7 @@ def rewrite_links(
             changed = changed or new != value
             if new is None:
                 if tag == "a":
-                    new_attrs += [("class", "kit-unpublished"), ("title", "not part of the site")]
+                    new_attrs += [("class", "kit-unpublished"), ("title", unpublished)]
                 elif tag == "img":
                     new_attrs.append(("data-missing", value))
                 continue
@@ -314,8 +548,8 @@ def _rewrite_url(
 
 
 @functools.cache
-def _exporter() -> HTMLExporter:
-    """Return the HTML exporter with the site's template (one per process).
+def _exporter(lang: str = "en") -> HTMLExporter:
+    """Return the HTML exporter with the site's template (one per process and language).
 
     nbconvert is imported here, not at the top: it is slow to import.
     """
@@ -325,10 +559,11 @@ def _exporter() -> HTMLExporter:
         template_name=TEMPLATE_DIR.name,
         template_file="page.html.j2",
         extra_template_basedirs=[str(TEMPLATE_DIR.parent)],
+        language_code=lang,
     )
 
 
-def drop_widgets(nb: nbformat.NotebookNode) -> None:
+def drop_widgets(nb: nbformat.NotebookNode, text: str = CHROME["en"]["widget"]) -> None:
     """Replace ipywidgets views (which need JavaScript from a CDN) by their text fallback."""
     nb.metadata.pop("widgets", None)
     for cell in nb.cells:
@@ -337,7 +572,7 @@ def drop_widgets(nb: nbformat.NotebookNode) -> None:
             if data and WIDGET_VIEW in data:
                 del data[WIDGET_VIEW]
                 if not data:
-                    data["text/plain"] = "(an interactive widget: run the notebook to use it)"
+                    data["text/plain"] = text
 
 
 def _shared_css(page: str, out_root: Path | None, site_path: str) -> str:
@@ -377,7 +612,7 @@ def render_notebook(
     title: str,
     out_root: Path | None = None,
 ) -> tuple[str, set[str]]:
-    """Convert a notebook to a site page.
+    """Convert a notebook to a site page, with the chrome of the edition of ``source_rel``.
 
     Args:
         nb: The notebook (executed or not).
@@ -390,18 +625,48 @@ def render_notebook(
     Returns:
         The page's HTML and the kit files it links to that the site must publish.
     """
+    lang = edition_of(source_rel)
+    chrome = CHROME[lang]
     nb = nbformat.from_dict(nb)
-    drop_widgets(nb)
+    drop_widgets(nb, chrome["widget"])
     nb.metadata["title"] = title
     nb.metadata.setdefault("language_info", {"name": "python"})
-    home = posixpath.relpath("index.html", posixpath.dirname(site_path) or ".")
+    page_dir = posixpath.dirname(site_path) or "."
+    home, anchor = site.home(lang)
     resources = {
-        "site": {"css": PAGE_CSS, "home": home, "name": SITE_NAME, "source": source_rel},
+        "site": {
+            "css": PAGE_CSS,
+            "home": f"{posixpath.relpath(home, page_dir)}#{anchor}",
+            "back": chrome["back"],
+            "name": chrome["name"],
+            "source": source_rel,
+            "switch": switch_link(site.switch(source_rel), page_dir),
+        },
         "metadata": {"name": title},
     }
-    body, _ = _exporter().from_notebook_node(nb, resources=resources)
+    body, _ = _exporter(lang).from_notebook_node(nb, resources=resources)
     body, needed = rewrite_links(body, source_rel, site_path, site)
     return _shared_css(body, out_root, site_path), needed
+
+
+def switch_link(switch: tuple[str, str, str] | None, page_dir: str) -> dict[str, str] | None:
+    """Return the language switch of a page: its ``href``, label and language."""
+    if switch is None:
+        return None
+    path, fragment, lang = switch
+    href = quote(posixpath.relpath(path, page_dir)) + (f"#{fragment}" if fragment else "")
+    return {"href": href, "label": CHROME[lang]["language"], "lang": lang}
+
+
+def switch_html(switch: dict[str, str] | None) -> str:
+    """Return the language switch as a link (empty when there is none)."""
+    if switch is None:
+        return ""
+    esc = html.escape
+    return (
+        f'<a {SWITCH_LINK} href="{esc(switch["href"])}" hreflang="{switch["lang"]}" '
+        f'lang="{switch["lang"]}">{esc(switch["label"])}</a>'
+    )
 
 
 def markdown_notebook(*texts: str) -> nbformat.NotebookNode:
@@ -423,6 +688,18 @@ def write_page(out_root: Path, site_path: str, text: str) -> Path:
 # -- the course ----------------------------------------------------------------------
 
 
+def inline_html(text: str) -> str:
+    """Return a title's markdown (``*emphasis*``, ``code``) as HTML."""
+    text = html.escape(text, quote=False)
+    text = re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
+    return re.sub(r"(?<![\w*])[*_]([^*_]+)[*_](?![\w*])", r"<em>\1</em>", text)
+
+
+def plain(text: str) -> str:
+    """Return a title without its markdown marks (for ``<title>``)."""
+    return re.sub(r"(?<![\w*])[*_`]([^*_`]+)[*_`](?![\w*])", r"\1", text)
+
+
 def first_heading(text: str, default: str) -> str:
     """Return the first ``# Heading`` of a markdown text."""
     match = re.search(r"^# (.+)$", text, re.MULTILINE)
@@ -434,17 +711,75 @@ def course(root: Path) -> tuple[list[navigation.Entry], list[navigation.Entry]]:
     return navigation.lesson_entries(root / "notebooks"), navigation.lab_entries(root / "labs")
 
 
-def readme_intro(root: Path) -> tuple[str, str]:
-    """Return the README's title and its first paragraph (markdown)."""
-    readme = root / "README.md"
+def readme_intro(root: Path, rel: str = "README.md") -> tuple[str, str]:
+    """Return a README's title and its first paragraph (markdown).
+
+    A paragraph that only points at the other edition of the README ("Read this in
+    English: ...") is skipped: the site's language switch does that.
+    """
+    readme = root / rel
+    name = CHROME[edition_of(rel)]["name"]
     if not readme.exists():
-        return SITE_NAME, ""
+        return name, ""
     text = readme.read_text(encoding="utf-8")
-    title = first_heading(text, SITE_NAME)
+    title = first_heading(text, name)
     after = text.split(f"# {title}", 1)[-1]
     paragraphs = [p.strip() for p in re.split(r"\n\s*\n", after) if p.strip()]
-    intro = next((p for p in paragraphs if not p.startswith(("#", "<!--", "|", "```"))), "")
+    intro = next(
+        (
+            p
+            for p in paragraphs
+            if not p.startswith(("#", "<!--", "|", "```")) and not LANGUAGE_LINE.match(p)
+        ),
+        "",
+    )
     return title, intro
+
+
+def lesson_heading(nb: nbformat.NotebookNode) -> tuple[str, str, str] | None:
+    """Return a lesson's number, title and subtitle from its first markdown cell."""
+    first = next((c for c in nb.cells if c.cell_type == "markdown" and not is_navigation(c)), None)
+    try:
+        return navigation.heading_and_subtitle(first.source) if first is not None else None
+    except ValueError:
+        return None
+
+
+def edition_entries(
+    root: Path, lessons: list[navigation.Entry], labs: list[navigation.Entry], lang: str
+) -> tuple[list[navigation.Entry], list[navigation.Entry]]:
+    """Return the lessons and labs titled in ``lang`` where that edition has them.
+
+    A lesson's title comes from its edition's notebook, a lab's from its edition's README;
+    the English entry stays where there is none (or it cannot be read yet).
+    """
+    if lang == "en":
+        return lessons, labs
+    lesson_entries = []
+    for entry in lessons:
+        path = root / edition_rel(entry.path.relative_to(root).as_posix(), lang)
+        heading = None
+        if path.is_file():
+            try:
+                heading = lesson_heading(nbformat.read(path, as_version=4))
+            except (OSError, ValueError):
+                heading = None
+        if heading:
+            entry = dataclasses.replace(entry, title=heading[1], subtitle=heading[2])
+        lesson_entries.append(entry)
+    lab_entries = []
+    for entry in labs:
+        readme = root / edition_rel(f"{entry.path.relative_to(root).as_posix()}/README.md", lang)
+        if readme.is_file():
+            try:
+                _, title, subtitle = navigation.heading_and_subtitle(
+                    readme.read_text(encoding="utf-8")
+                )
+                entry = dataclasses.replace(entry, title=title, subtitle=subtitle)
+            except (OSError, ValueError):
+                pass
+        lab_entries.append(entry)
+    return lesson_entries, lab_entries
 
 
 def render_index(
@@ -452,81 +787,114 @@ def render_index(
     site: SiteMap,
     lessons: list[navigation.Entry],
     labs: list[navigation.Entry],
+    lang: str = "en",
 ) -> str:
-    """Return the HTML of the index page: the introduction and the course map."""
+    """Return the HTML of an edition's index page: the introduction and the course map."""
     import mistune
 
-    title, intro = readme_intro(root)
-    intro_html, _ = rewrite_links(mistune.html(intro), "README.md", "index.html", site)
+    chrome = CHROME[lang]
+    site_path = edition_prefix(lang) + "index.html"
+    page_dir = posixpath.dirname(site_path) or "."
+    readme = edition_rel("README.md", lang)
+    source = readme if (root / readme).is_file() else "README.md"  # no README.es.md yet
+    title, intro = readme_intro(root, source)
+    if source != readme:
+        title = chrome["name"]
+    intro_html, _ = rewrite_links(mistune.html(intro), source, site_path, site)
     esc = html.escape
+
+    def link(target: tuple[str, str], text: str) -> str:
+        path, fragment = target
+        href = quote(posixpath.relpath(path, page_dir)) + (f"#{fragment}" if fragment else "")
+        other = ""
+        if edition_of_page(path) != lang:
+            other = f' <span class="muted">{esc(chrome["other_edition"])}</span>'
+        return f'<a href="{esc(href)}">{inline_html(text)}</a>{other}'
+
+    titled_lessons, titled_labs = edition_entries(root, lessons, labs, lang)
     rows = []
-    for entry in lessons:
-        rel = entry.path.relative_to(root).as_posix()
-        if rel in site.built:
-            name = f'<a href="{esc(site.target(rel)[0])}">{esc(entry.title)}</a>'
+    for entry in titled_lessons:
+        rel = edition_rel(entry.path.relative_to(root).as_posix(), "en")
+        page = site.target(edition_rel(rel, lang))
+        if page and not page[1]:  # a lesson's page, not its row on the course map
+            name = link(page, entry.title)
         else:
-            name = f'{esc(entry.title)} <span class="muted">(not rendered in this build)</span>'
+            muted = f'<span class="muted">{esc(chrome["not_rendered"])}</span>'
+            name = f"{inline_html(entry.title)} {muted}"
         rows.append(
             f'<tr id="lesson-{entry.number}"><td class="num">{entry.number}</td>'
-            f"<td>{name}</td><td>{esc(entry.subtitle)}</td></tr>"
+            f"<td>{name}</td><td>{inline_html(entry.subtitle)}</td></tr>"
         )
     lab_rows = []
-    for entry in labs:
-        page = site.target(f"{entry.path.relative_to(root).as_posix()}/README.md")
-        label = f"Lab {entry.number} · {entry.title}"
-        link = f'<a href="{esc(page[0])}">{esc(label)}</a>' if page else esc(label)
+    for entry in titled_labs:
+        rel = edition_rel(f"{entry.path.relative_to(root).as_posix()}/README.md", "en")
+        target = site.target(edition_rel(rel, lang))
+        label = f"{chrome['lab']} {entry.number} · {entry.title}"
+        name = link(target, label) if target else inline_html(label)
         after = ""
         if entry.after:
             lesson = next((e for e in lessons if e.number == entry.after), None)
-            target = site.target(lesson.path.relative_to(root).as_posix()) if lesson else None
             after = entry.after
-            if target:
-                href = target[0] + (f"#{target[1]}" if target[1] else "")
-                after = f'<a href="{esc(href)}">{entry.after}</a>'
+            if lesson:
+                target = site.target(edition_rel(lesson.path.relative_to(root).as_posix(), lang))
+                if target:
+                    path, fragment = target
+                    href = quote(posixpath.relpath(path, page_dir))
+                    href += f"#{fragment}" if fragment else ""
+                    after = f'<a href="{esc(href)}">{entry.after}</a>'
         lab_rows.append(
-            f'<tr id="lab-{entry.number}"><td>{link}</td><td class="num">{after}</td>'
-            f"<td>{esc(entry.subtitle)}</td></tr>"
+            f'<tr id="lab-{entry.number}"><td>{name}</td><td class="num">{after}</td>'
+            f"<td>{inline_html(entry.subtitle)}</td></tr>"
         )
-    datasheet = site.target("datasets/README.md")
-    data_link = (
-        f"<p>Every lesson works on the same synthetic data: read its "
-        f'<a href="{datasheet[0]}">datasheet</a> (files, columns, how the data were made).</p>'
-        if datasheet
-        else ""
-    )
+    datasheet = site.target(edition_rel("datasets/README.md", lang))
+    datasheet_href = ""
+    data_link = ""
+    if datasheet:
+        datasheet_href = esc(quote(posixpath.relpath(datasheet[0], page_dir)))
+        data_link = f"<p>{chrome['data_text'].format(href=datasheet_href)}"
+        if edition_of_page(datasheet[0]) != lang:
+            data_link += f' <span class="muted">{esc(chrome["other_edition"])}</span>'
+        data_link += "</p>"
     labs_html = (
-        "<h3>Labs</h3>\n<table>\n<tr><th>Lab</th><th>After lesson</th>"
-        "<th>What you will do</th></tr>\n" + "\n".join(lab_rows) + "\n</table>"
+        f"<h3>{chrome['labs']}</h3>\n<table>\n<tr><th>{chrome['lab']}</th>"
+        f"<th>{chrome['after']}</th><th>{chrome['what']}</th></tr>\n"
+        + "\n".join(lab_rows)
+        + "\n</table>"
         if lab_rows
         else ""
     )
+    anchor = chrome["map_anchor"]
+    nav = f'<a href="#{anchor}">{chrome["map"]}</a>'
+    nav += f'<a href="#labs">{chrome["labs"]}</a>' if lab_rows else ""
+    nav += f'<a href="{datasheet_href}">{chrome["datasheet"]}</a>' if datasheet else ""
+    switch = switch_html(switch_link(site.switch(readme), page_dir))
+    built = len({e for e in site.built if lang == "en" or e in site.translated})
+    footer = chrome["footer"].format(title=esc(title), built=built, total=len(lessons))
     return f"""<!DOCTYPE html>
-<html lang="en">
+<html lang="{lang}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{esc(title)}</title>
+<title>{esc(plain(title))}</title>
 <style>{INDEX_CSS}</style>
 </head>
 <body>
 <main>
-<h1>{esc(title)}</h1>
+<div class="kit-site-bar"><span class="kit-site-name">{esc(chrome["name"])}</span>{switch}</div>
+<h1>{inline_html(title)}</h1>
 <div class="lead">{intro_html}</div>
-<nav class="top"><a href="#course-map">Course map</a>{
-        '<a href="#labs">Labs</a>' if lab_rows else ""
-    }{f'<a href="{datasheet[0]}">Datasheet</a>' if datasheet else ""}</nav>
-<h2 id="course-map">Course map</h2>
-<p>The lessons below were executed from top to bottom, so every output you see is what
-the code printed. To run them yourself, open the kit in JupyterLab (<code>make start</code>).</p>
-<h3>Lessons</h3>
+<nav class="top">{nav}</nav>
+<h2 id="{anchor}">{chrome["map"]}</h2>
+<p>{chrome["executed"]}</p>
+<h3>{chrome["lessons"]}</h3>
 <table>
-<tr><th>#</th><th>Lesson</th><th>What you will do</th></tr>
+<tr><th>#</th><th>{chrome["lesson"]}</th><th>{chrome["what"]}</th></tr>
 {chr(10).join(rows)}
 </table>
 <div id="labs">{labs_html}</div>
-<h2 id="data">The data</h2>
+<h2 id="data">{chrome["data"]}</h2>
 {data_link}
-<footer>{esc(title)}: {len(site.built)} of {len(lessons)} lessons rendered.</footer>
+<footer>{footer}</footer>
 </main>
 </body>
 </html>
@@ -539,36 +907,71 @@ def strip_section(text: str, heading: str) -> str:
     return pattern.sub("", text).rstrip() + "\n"
 
 
-def render_lab(folder: Path, site: SiteMap, out_root: Path) -> Page:
-    """Write a lab's page: its README (without the instructor notes) and student notebook."""
+def rebase_links(text: str, from_dir: str, to_dir: str) -> str:
+    """Rewrite the relative links of markdown written in ``from_dir`` for ``to_dir``."""
+    if from_dir == to_dir:
+        return text
+
+    def move(link: str) -> str:
+        if SCHEME.match(link) or link.startswith(("#", "/")):
+            return link
+        path, sep, fragment = link.partition("#")
+        if not path:
+            return link
+        target = posixpath.normpath(posixpath.join(from_dir, path))
+        return posixpath.relpath(target, to_dir or ".") + sep + fragment
+
+    text = MD_LINK.sub(lambda m: m.group(1) + m.group(2) + move(m.group(3)), text)
+    return HTML_LINK.sub(lambda m: m.group(1) + move(m.group(2)), text)
+
+
+def render_lab(folder: Path, site: SiteMap, out_root: Path, lang: str = "en") -> Page:
+    """Write a lab's page in ``lang``: its README (without the instructor notes) and the
+    student notebook (the English one while the edition has none)."""
+    chrome = CHROME[lang]
     rel = folder.relative_to(site.root).as_posix()
-    readme = (folder / "README.md").read_text(encoding="utf-8")
+    readme_rel = edition_rel(f"{rel}/README.md", lang)
+    readme = (site.root / readme_rel).read_text(encoding="utf-8")
     number = folder.name[3:5]
-    student = folder / f"lab{number}_student.ipynb"
-    nb = markdown_notebook(strip_section(readme, "## Instructor notes"))
+    student_rel = edition_rel(f"{rel}/lab{number}_student.ipynb", lang)
+    if not (site.root / student_rel).is_file():
+        student_rel = f"{rel}/lab{number}_student.ipynb"
+    for notes in INSTRUCTOR_NOTES:
+        readme = strip_section(readme, notes)
+    nb = markdown_notebook(readme)
+    student = site.root / student_rel
     if student.exists():
         student_nb = nbformat.read(student, as_version=4)
+        name = f"<code>{html.escape(student.name)}</code>"
         heading = (
-            f'<h2 id="student-notebook">The student notebook: <code>{student.name}</code></h2>\n\n'
-            f"Below is the notebook you work in, as it is before you start. Open it in "
-            f"JupyterLab (`{rel}/{student.name}`) to write your answers and run the checks."
+            f'<h2 id="student-notebook">{chrome["student_heading"].format(name=name)}</h2>\n\n'
+            + chrome["student_intro"].format(path=student_rel)
         )
+        for cell in student_nb.cells:
+            if cell.cell_type == "markdown":
+                cell.source = rebase_links(cell.source, posixpath.dirname(student_rel), rel)
         nb.cells += [nbformat.v4.new_markdown_cell(heading), *student_nb.cells]
         nb.metadata.update(student_nb.metadata)
-    site_path = f"labs/{folder.name}/index.html"
-    title = first_heading(readme, folder.name)
-    page, needed = render_notebook(nb, f"{rel}/README.md", site_path, site, title, out_root)
-    write_page(out_root, site_path, page)
+    page = site.page("lab", readme_rel, lang)
+    assert page is not None, f"{readme_rel} has no page in this build"
+    site_path = page[0]
+    title = plain(first_heading(readme, folder.name))
+    page_html, needed = render_notebook(nb, readme_rel, site_path, site, title, out_root)
+    write_page(out_root, site_path, page_html)
     return Page(site_path, needed)
 
 
 def render_doc(rel: str, site: SiteMap, out_root: Path) -> Page:
-    """Write a markdown file of the kit as a page."""
+    """Write a markdown file of the kit as a page (and ask for its other edition's page)."""
     text = (site.root / rel).read_text(encoding="utf-8")
     site_path = site.target(rel)[0]
     title = first_heading(text, rel)
     page, needed = render_notebook(markdown_notebook(text), rel, site_path, site, title, out_root)
     write_page(out_root, site_path, page)
+    counterpart = edition_rel(rel, OTHER[edition_of(rel)])
+    switch = site.switch(rel)
+    if site.kind(rel) == "doc" and switch and site.target(counterpart) == (switch[0], ""):
+        needed.add(counterpart)  # the switch leads there: publish it too
     return Page(site_path, needed)
 
 
@@ -586,13 +989,17 @@ def render_text(rel: str, site: SiteMap, out_root: Path) -> Page:
         lexer = TextLexer()
     code = highlight(text, lexer, HtmlFormatter(noclasses=True, nobackground=True))
     site_path = site.target(rel)[0]
-    home = posixpath.relpath("index.html", posixpath.dirname(site_path))
+    page_dir = posixpath.dirname(site_path) or "."
+    lang = edition_of(rel)
+    home, anchor = site.home(lang)
+    home = posixpath.relpath(home, page_dir)
+    switch = switch_html(switch_link(site.switch(rel), page_dir))
     bar = (
-        f'<div class="kit-site-bar"><a href="{home}#course-map">← course map</a>'
-        f"<span>{html.escape(rel)}</span></div>"
+        f'<div class="kit-site-bar"><a href="{home}#{anchor}">{CHROME[lang]["back"]}</a>'
+        f"<span>{html.escape(rel)}</span>"
     )
     page = f"""<!DOCTYPE html>
-<html lang="en">
+<html lang="{lang}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -601,10 +1008,10 @@ def render_text(rel: str, site: SiteMap, out_root: Path) -> Page:
 </head>
 <body>
 <main>
-{bar}
+{bar}{switch}</div>
 <h1><code>{html.escape(rel)}</code></h1>
 <div class="source">{code}</div>
-{bar}
+{bar}</div>
 </main>
 </body>
 </html>
@@ -628,7 +1035,11 @@ def publish(rel: str, site: SiteMap, out_root: Path) -> Page:
 
 @dataclass(frozen=True)
 class LessonJob:
-    """Everything a worker process needs to execute and render one lesson."""
+    """Everything a worker process needs to execute and render one lesson.
+
+    ``spanish`` is the lesson's Spanish notebook when this build writes its Spanish page
+    (from the same run's outputs), with ``spanish_title``.
+    """
 
     path: Path
     work: Path
@@ -636,23 +1047,144 @@ class LessonJob:
     site: SiteMap
     out_root: Path
     title: str
+    spanish: Path | None = None
+    spanish_title: str = ""
 
 
-def render_lesson(job: LessonJob) -> Page:
-    """Execute a lesson like the tests do and write its page (runs in a worker process).
+def _cell_key(index: int, cell: nbformat.NotebookNode) -> str:
+    return cell.get("id") or f"#{index}"
+
+
+def translation_problems(
+    english: nbformat.NotebookNode, edition: nbformat.NotebookNode, english_rel: str, rel: str
+) -> list[str]:
+    """Return why a notebook's edition cannot take the English notebook's outputs.
+
+    The edition must have the English notebook's cells (same ids, same kinds) and every
+    code cell byte-identical: then the English run's outputs are the edition's outputs.
+
+    Args:
+        english: The English notebook (as written, or executed).
+        edition: Its edition (``notebooks/es/<stem>.ipynb``).
+        english_rel: The English notebook's path, for the messages.
+        rel: The edition's path, for the messages.
+
+    Returns:
+        One line per problem, naming the edition's file and the cell.
+    """
+    cells = {_cell_key(i, c): c for i, c in enumerate(edition.cells)}
+    problems = []
+    known = set()
+    for index, cell in enumerate(english.cells):
+        key = _cell_key(index, cell)
+        known.add(key)
+        other = cells.get(key)
+        if other is None:
+            problems.append(f"{rel}: cell {key} (cell {index} of {english_rel}) is missing")
+        elif other.cell_type != cell.cell_type:
+            problems.append(
+                f"{rel}: cell {key} is a {other.cell_type} cell, a {cell.cell_type} cell in "
+                f"{english_rel}"
+            )
+        elif cell.cell_type == "code" and other.source != cell.source:
+            first = cell.source.strip().splitlines()[0][:60] if cell.source.strip() else ""
+            problems.append(
+                f"{rel}: code cell {key} (cell {index}, `{first}`) differs from {english_rel}"
+            )
+    extra = [key for key in cells if key not in known]
+    if extra:
+        problems.append(f"{rel}: cells {', '.join(extra)} are not cells of {english_rel}")
+    return problems
+
+
+def stale(problems: list[str]) -> BuildFailure:
+    """Return the failure of a build whose Spanish edition does not match the English one."""
+    return BuildFailure(
+        "the Spanish edition does not match the English notebooks: run `make translations`\n"
+        + "\n".join(f"  {problem}" for problem in problems)
+    )
+
+
+def with_edition_text(
+    executed: nbformat.NotebookNode, edition: nbformat.NotebookNode
+) -> nbformat.NotebookNode:
+    """Return the executed notebook with its text cells taken from ``edition`` (by cell id).
+
+    The code cells and their outputs stay those of ``executed``; check
+    :func:`translation_problems` first.
+    """
+    cells = {_cell_key(i, c): c for i, c in enumerate(edition.cells)}
+    merged = copy.deepcopy(executed)
+    for index, cell in enumerate(merged.cells):
+        other = cells.get(_cell_key(index, cell))
+        if cell.cell_type != "code" and other is not None:
+            merged.cells[index] = copy.deepcopy(other)
+    merged.metadata["language"] = edition.metadata.get("language", "es")
+    return merged
+
+
+def spanish_lessons(root: Path, chosen: list[navigation.Entry]) -> dict[str, tuple[Path, str]]:
+    """Return the chosen lessons that have a Spanish notebook: its path and page title.
+
+    Raises:
+        BuildFailure: A Spanish notebook cannot be read, or its cells are not those of the
+            English notebook (it names the notebook and the cell).
+    """
+    found, problems = {}, []
+    for entry in chosen:
+        rel = entry.path.relative_to(root).as_posix()
+        spanish_rel = edition_rel(rel, "es")
+        path = root / spanish_rel
+        if not path.is_file():
+            continue
+        try:
+            spanish = nbformat.read(path, as_version=4)
+            english = nbformat.read(entry.path, as_version=4)
+        except (OSError, ValueError) as error:
+            problems.append(f"{spanish_rel} cannot be read: {error}")
+            continue
+        problems += translation_problems(english, spanish, rel, spanish_rel)
+        heading = lesson_heading(spanish)
+        title = plain(heading[1] if heading else entry.title)
+        found[rel] = (path, f"{entry.number} · {title}")
+    if problems:
+        raise stale(problems)
+    return found
+
+
+def render_lesson(job: LessonJob) -> list[Page]:
+    """Execute a lesson like the tests do and write its pages (runs in a worker process).
+
+    The English page shows the run; the Spanish page, when the job has one, is the same
+    run with the Spanish text cells.
 
     Raises:
         runner.NotebookFailure: The notebook failed; the message names the cell.
+        BuildFailure: The Spanish notebook's code is not the code that ran.
     """
     result = runner.run_notebook(job.path, job.work, job.template_db)
     runner.check_result(result)
     nb = nbformat.read(result.executed, as_version=4)
-    rel = job.path.relative_to(job.site.root).as_posix()
-    site_path = job.site.target(rel)[0]
-    page, needed = render_notebook(nb, rel, site_path, job.site, job.title, job.out_root)
-    write_page(job.out_root, site_path, page)
+    site = job.site
+    rel = job.path.relative_to(site.root).as_posix()
+    pages = []
+    editions = [("en", rel, nb, job.title)] if "en" in site.langs else []
+    if job.spanish is not None:
+        spanish_rel = job.spanish.relative_to(site.root).as_posix()
+        spanish = nbformat.read(job.spanish, as_version=4)
+        problems = translation_problems(nb, spanish, rel, spanish_rel)
+        if problems:
+            raise stale(problems)
+        editions.append(("es", spanish_rel, with_edition_text(nb, spanish), job.spanish_title))
+    for lang, source_rel, notebook, title in editions:
+        found = site.page("lesson", source_rel, lang)
+        assert found is not None, f"{source_rel} has no page in this build"
+        site_path = found[0]
+        page, needed = render_notebook(notebook, source_rel, site_path, site, title, job.out_root)
+        write_page(job.out_root, site_path, page)
+        pages.append(Page(site_path, needed, result.seconds if not pages else 0.0))
     shutil.rmtree(job.work / "store", ignore_errors=True)
-    return Page(site_path, needed, result.seconds)
+    return pages
 
 
 def quiet_template(folder: Path) -> Path:
@@ -724,8 +1256,10 @@ def run_lessons(jobs: list[LessonJob], workers: int, logs: Path) -> list[Page]:
     ``runner.run_notebook`` sets environment variables of its own process while a
     notebook runs, so two runs cannot share a process: each worker runs one at a time.
     What the kernels and their processes print outside the notebook goes to ``logs``.
+    A job writes a page per edition; the Spanish one reuses the English run.
     """
     pages: list[Page] = []
+    finished = 0
     if not jobs:
         return pages
     pool = ProcessPoolExecutor(
@@ -735,7 +1269,9 @@ def run_lessons(jobs: list[LessonJob], workers: int, logs: Path) -> list[Page]:
         initargs=(logs,),
     )
     with pool:
-        pending: dict[Future[Page], LessonJob] = {pool.submit(render_lesson, j): j for j in jobs}
+        pending: dict[Future[list[Page]], LessonJob] = {
+            pool.submit(render_lesson, job): job for job in jobs
+        }
         while pending:
             done, _ = wait(pending, return_when=FIRST_EXCEPTION)
             for future in done:
@@ -748,12 +1284,14 @@ def run_lessons(jobs: list[LessonJob], workers: int, logs: Path) -> list[Page]:
                     if running:
                         print(f"  failed: {job.path.name}; waiting for {running} running lesson(s)")
                     message = str(error)
-                    if not isinstance(error, runner.NotebookFailure):
+                    if not isinstance(error, (runner.NotebookFailure, BuildFailure)):
                         message = f"{job.path.name}: {type(error).__name__}: {error}"
                     raise BuildFailure(f"{message}\n(output of the kernels: {logs})") from error
-                page = future.result()
-                pages.append(page)
-                print(f"  [{len(pages)}/{len(jobs)}] {page.site_path}  {page.seconds:5.1f} s")
+                finished += 1
+                for page in future.result():
+                    pages.append(page)
+                    seconds = f"{page.seconds:5.1f} s" if page.seconds else "same run"
+                    print(f"  [{finished}/{len(jobs)}] {page.site_path}  {seconds}")
     return pages
 
 
@@ -763,8 +1301,9 @@ def build_site(
     jobs: int | None = None,
     root: Path = ROOT,
     work: Path | None = None,
+    langs: Iterable[str] = LANGS,
 ) -> list[Path]:
-    """Build the site into ``out``.
+    """Build the site into ``out``: English at its root, Spanish in ``es/``.
 
     Args:
         out: The site's folder; replaced only when the build succeeds.
@@ -772,21 +1311,33 @@ def build_site(
         jobs: Notebooks executed at once (default: the number of CPU cores).
         root: The kit's folder (``notebooks/``, ``labs/``, ``datasets/``, ``images/``).
         work: A folder for the runs' stores (default: a temporary folder, removed after).
+        langs: The editions to write (``en``, ``es`` or both).
 
     Returns:
         Every file of the finished site.
 
     Raises:
-        BuildFailure: A notebook failed (the message names the cell) or ``out`` is not ours.
+        BuildFailure: A notebook failed (the message names the cell), a Spanish notebook's
+            code is not the English one's (it names the notebook and the cell; nothing is
+            executed then), or ``out`` is not ours.
     """
+    wanted = set(langs)
+    if not wanted or not wanted <= set(LANGS):
+        raise BuildFailure(f"--lang takes {', '.join(LANGS)} or all, not {' '.join(langs)}")
+    editions = tuple(lang for lang in LANGS if lang in wanted)
     out, root = out.resolve(), root.resolve()
     check_out(out)
     lessons, labs = course(root)
     chosen = select(lessons, only)
+    spanish = spanish_lessons(root, chosen) if "es" in editions else {}
+    if "en" not in editions:  # a lesson without a Spanish notebook has no page to write
+        chosen = [e for e in chosen if e.path.relative_to(root).as_posix() in spanish]
     site = SiteMap(
         root=root,
         lessons=tuple(e.path.relative_to(root).as_posix() for e in lessons),
         built=frozenset(e.path.relative_to(root).as_posix() for e in chosen),
+        langs=editions,
+        translated=frozenset(spanish),
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-building-", dir=out.parent))
@@ -794,27 +1345,41 @@ def build_site(
     work = Path(tempfile.mkdtemp(prefix="kit-site-")) if work is None else work
     keep_work = False
     try:
-        pages = [render_lab(entry.path, site, staging) for entry in labs]
-        if (root / "datasets" / "README.md").exists():
-            pages.append(render_doc("datasets/README.md", site, staging))
+        pages = [
+            render_lab(entry.path, site, staging, lang)
+            for entry in labs
+            for lang in editions
+            if site.page("lab", f"{entry.path.relative_to(root).as_posix()}/README.md", lang)
+        ]
+        for lang in editions:
+            if site.page("datasheet", "datasets/README.md", lang):
+                pages.append(render_doc(edition_rel("datasets/README.md", lang), site, staging))
         images = sorted((root / "images").rglob("*")) if (root / "images").is_dir() else []
         for image in images:
             if image.is_file() and image.suffix.lower() in IMAGE_SUFFIXES:
                 pages.append(publish(image.relative_to(root).as_posix(), site, staging))
-        write_page(staging, "index.html", render_index(root, site, lessons, labs))
+        for lang in editions:
+            write_page(staging, site.index(lang), render_index(root, site, lessons, labs, lang))
         template = quiet_template(work / "template")
         timing = expected_seconds(root)
         chosen.sort(key=lambda e: -timing.get(e.path.name, 0.0))
         lesson_jobs = [
             LessonJob(
-                e.path, work / e.path.stem, template, site, staging, f"{e.number} · {e.title}"
+                e.path,
+                work / e.path.stem,
+                template,
+                site,
+                staging,
+                f"{e.number} · {plain(e.title)}",
+                *spanish.get(e.path.relative_to(root).as_posix(), (None, "")),
             )
             for e in chosen
         ]
         for job in lesson_jobs:
             job.work.mkdir(parents=True, exist_ok=True)
         workers = jobs or os.cpu_count() or 1
-        print(f"executing {len(lesson_jobs)} lesson(s), {workers} at a time")
+        reused = f" ({len(spanish)} Spanish page(s) from the same runs)" if spanish else ""
+        print(f"executing {len(lesson_jobs)} lesson(s), {workers} at a time{reused}")
         try:
             pages += run_lessons(lesson_jobs, workers, work / "logs")
         except BuildFailure:
@@ -844,12 +1409,16 @@ def summary(files: list[Path], out: Path, seconds: float) -> str:
     """Return the closing lines: pages, size, time and where to open the site."""
     pages = sum(1 for f in files if f.suffix == ".html")
     size = sum(f.stat().st_size for f in files)
-    index = out / "index.html"
-    shown = index.relative_to(Path.cwd()) if index.is_relative_to(Path.cwd()) else index
-    return (
+    lines = [
         f"site: {pages} pages, {len(files)} files, {size / 2**20:.1f} MiB, "
-        f"built in {seconds / 60:.1f} min\nopen {shown} in a browser ({index.as_uri()})"
-    )
+        f"built in {seconds / 60:.1f} min"
+    ]
+    for lang in LANGS:
+        index = out / edition_prefix(lang) / "index.html"
+        if index.is_file():
+            shown = index.relative_to(Path.cwd()) if index.is_relative_to(Path.cwd()) else index
+            lines.append(f"{CHROME[lang]['language']}: open {shown} ({index.as_uri()})")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -860,10 +1429,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--jobs", type=int, default=os.cpu_count() or 1, help="notebooks executed at once"
     )
+    parser.add_argument(
+        "--lang",
+        choices=[*LANGS, "all"],
+        default="all",
+        help="the edition to build: en (at the root), es (in es/) or all (default)",
+    )
     args = parser.parse_args(argv)
     start = time.perf_counter()
+    langs = LANGS if args.lang == "all" else (args.lang,)
     try:
-        files = build_site(args.out, args.only, args.jobs)
+        files = build_site(args.out, args.only, args.jobs, langs=langs)
     except BuildFailure as failure:
         print(f"\nsite not built:\n{failure}", file=sys.stderr)
         return 1
