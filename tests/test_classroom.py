@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import configparser
+import dataclasses
 import shutil
 import stat
 import tempfile
@@ -128,6 +129,109 @@ def test_mlflow_reads_the_auth_config_as_intended(
     assert "admin_password" not in parsed["mlflow"]
 
 
+def test_private_mode_gives_no_permission_on_what_a_student_did_not_create(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlflow.server.auth.config import read_auth_config
+
+    path = write(tmp_path / "private.ini", classroom.auth_config("sqlite:///a.db", private=True))
+    monkeypatch.setenv("MLFLOW_AUTH_CONFIG_PATH", str(path))
+    monkeypatch.delenv("MLFLOW_AUTH_ADMIN_PASSWORD", raising=False)
+    monkeypatch.delenv("MLFLOW_AUTH_ADMIN_USERNAME", raising=False)
+    config = read_auth_config()
+    assert config.default_permission == "NO_PERMISSIONS" == classroom.PRIVATE_PERMISSION
+    assert config.database_uri == "sqlite:///a.db" and config.admin_username == "admin"
+    assert "Private mode" in path.read_text() and "READ" not in path.read_text()
+
+
+def test_the_allowed_hosts_are_this_machine_the_address_and_the_given_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    local = ["localhost", "localhost:5000", "127.0.0.1", "127.0.0.1:5000", "[::1]", "[::1]:5000"]
+    assert classroom.allowed_hosts_for("127.0.0.1", 5000) == local
+    assert classroom.allowed_hosts_for("192.168.1.20", 5000) == [
+        *local, "192.168.1.20", "192.168.1.20:5000",
+    ]  # fmt: skip
+    names = " Class.Example ,proxy.example:443,,fd00::7"
+    assert classroom.allowed_hosts_for("::1", 5000, names) == [
+        *local, "class.example", "class.example:5000", "proxy.example:443",
+        "[fd00::7]", "[fd00::7]:5000",
+    ]  # fmt: skip
+    # On every interface, the address students are told to use.
+    monkeypatch.setattr(classroom, "network_address", lambda: "10.1.2.3")
+    assert classroom.allowed_hosts_for("0.0.0.0", 80, ["class.example"])[-4:] == [
+        "10.1.2.3", "10.1.2.3:80", "class.example", "class.example:80",
+    ]  # fmt: skip
+    monkeypatch.setattr(classroom, "network_address", lambda: None)
+    assert classroom.allowed_hosts_for("0.0.0.0", 80) == [h.replace("5000", "80") for h in local]
+    with pytest.raises(ClassroomError, match="would accept any Host header"):
+        classroom.allowed_hosts_for("0.0.0.0", 80, "class.example,*")
+
+
+def test_a_version_with_known_issues_is_warned_about() -> None:
+    issues = [
+        classroom.KnownIssue("3.18.0", "a test issue (closed by the kit)"),
+        classroom.KnownIssue("3.17.0", "an issue fixed earlier"),
+        classroom.KnownIssue(None, "an issue no release fixes yet"),
+    ]
+    warning = classroom.version_warning("3.16.2", issues)
+    assert warning is not None and warning.startswith("warning: MLflow 3.16.2 has known")
+    assert "a test issue (closed by the kit) (fixed in MLflow 3.18.0)" in warning
+    assert "an issue fixed earlier (fixed in MLflow 3.17.0)" in warning
+    assert f"an issue no release fixes yet (no fix up to MLflow {classroom.CHECKED_MLFLOW})" in (
+        warning
+    )
+    later = classroom.version_warning("3.18.1", issues[:2])
+    assert later is None
+    assert "fixed earlier" not in (classroom.version_warning("3.17.2", issues) or "")
+    assert "not a version" in (classroom.version_warning("banana", issues) or "")
+    # The real table against the installed MLflow: every entry must be well formed.
+    for issue in classroom.KNOWN_ISSUES:
+        assert issue.description and (issue.fixed_in is None or issue.fixed_in[0].isdigit())
+    installed = classroom.installed_mlflow_version()
+    assert classroom.version_warning(installed, []) is None
+
+
+def test_the_warning_is_printed_when_the_class_server_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(classroom, "installed_mlflow_version", lambda: "3.0.0")
+    fake = (classroom.KnownIssue("3.99.0", "a fake issue (closed by the kit)"),)
+    monkeypatch.setattr(classroom, "KNOWN_ISSUES", fake)
+
+    def no_database(*args: object, **kwargs: object) -> None:
+        raise servers.ServerError("stopped here by the test")
+
+    monkeypatch.setattr(servers, "postgres_server", no_database)
+    with pytest.raises(servers.ServerError, match="stopped here"):
+        with classroom.classroom_server(["ana"], tmp_path / "class"):
+            pass
+    err = capsys.readouterr().err
+    assert "warning: MLflow 3.0.0 has known" in err
+    assert "a fake issue (closed by the kit) (fixed in MLflow 3.99.0)" in err
+
+
+def test_the_command_line_passes_private_mode_and_allowed_hosts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seen: list[dict] = []
+
+    def fake_server(*args: object, **kwargs: object) -> None:
+        seen.append(kwargs)
+        raise ClassroomError("stopped here by the test")
+
+    monkeypatch.setattr(classroom, "classroom_server", fake_server)
+    roster = write(tmp_path / "roster.txt", "ana\n")
+    base = ["start", "--roster", str(roster), "--dir", str(tmp_path / "c")]
+    assert classroom.main(base) == 2
+    assert classroom.main([*base, "--private", "--allowed-hosts", "class.example"]) == 2
+    assert [(k["private"], k["allowed_hosts"]) for k in seen] == [
+        (False, None),
+        (True, "class.example"),
+    ]
+    assert "stopped here" in capsys.readouterr().err
+
+
 def test_the_command_line_reports_a_bad_roster_plainly(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -166,6 +270,10 @@ def test_the_instructions_name_every_setting_a_student_changes() -> None:
         assert needed in text, needed
     assert "secret" not in text and "secret" not in repr(room)
     assert "--host 0.0.0.0" in classroom.instructions(room, "127.0.0.1", 5000)
+    assert "Shared mode" in text and "--private" in text
+    private = dataclasses.replace(room, private=True, allowed_hosts=("localhost", "a.example"))
+    text = classroom.instructions(private, "0.0.0.0", 5000)
+    assert "Private mode" in text and "accepted in the URL: localhost, a.example" in text
 
 
 def test_a_port_in_use_is_reported_before_anything_starts() -> None:
@@ -182,16 +290,47 @@ def test_a_port_in_use_is_reported_before_anything_starts() -> None:
 # --- load test bookkeeping -----------------------------------------------------------------
 
 
+def counted(status: int, matched: int, tried: int) -> classroom_load.Check:
+    check = classroom_load.Check(status)
+    for number in range(tried):
+        check.add(status if number < matched else 200)
+    return check
+
+
 def test_the_load_test_counts_lost_records_and_unrefused_writes() -> None:
     result = classroom_load.LoadResult(students=2, runs=1, params=1, metrics=2, finished=True)
     result.acknowledged = {"a": Counter(runs=1, params=1, metrics=2), "b": Counter(runs=1)}
     result.stored = {"a": Counter(runs=1, params=1, metrics=1), "b": Counter(runs=1)}
-    result.forbidden, result.unauthenticated = (3, 4), (3, 3)
+    result.checks = {
+        label: counted(classroom_load.expected_status(label, False), 2, 2)
+        for label in classroom_load.CHECKS
+    }
+    result.checks[classroom_load.OTHERS_EXPERIMENT] = counted(403, 3, 4)
+    result.checks[classroom_load.BAD_HOST] = counted(403, 0, 0)
+    result.leftovers = 1
     assert result.records_lost() == 1 and not result.ok
     problems = "\n".join(result.problems())
     assert "a: acknowledged" in problems and "holds 4 records of 8 expected" in problems
-    assert "only 3 of 4 writes into another student's experiment were refused" in problems
-    assert "result: FAILED" in result.summary()
+    assert "only 3 of 4 writes into another student's experiment were refused (403)" in problems
+    assert "only 0 of 0 requests with a Host header not allowed were refused (403)" in problems
+    assert "refused writes left 1 intruder records or files behind" in problems
+    assert "wrong password" not in problems and "reads of another" not in problems
+    summary = result.summary()
+    assert "result: FAILED" in summary and "mode: shared" in summary
+    assert "reads of another student's experiment allowed (200): 2 of 2" in summary
+
+
+def test_in_private_mode_the_load_test_expects_reads_of_others_refused() -> None:
+    assert classroom_load.expected_status(classroom_load.OTHERS_READ, True) == 403
+    assert classroom_load.expected_status(classroom_load.OTHERS_READ, False) == 200
+    result = classroom_load.LoadResult(2, 1, 1, 1, private=True)
+    check = classroom_load.Check(classroom_load.expected_status(classroom_load.OTHERS_READ, True))
+    for _ in range(4):
+        check.add(200)  # what a shared server answers
+    result.checks[classroom_load.OTHERS_READ] = check
+    problems = "\n".join(result.problems())
+    assert "only 0 of 4 reads of another student's experiment were refused (403)" in problems
+    assert "| server mode | private |" in result.markdown()
 
 
 def test_the_load_test_refuses_sizes_it_cannot_check() -> None:
@@ -311,16 +450,23 @@ def test_a_class_server_keeps_students_apart_and_its_data_across_restarts(
         first = room
     assert not first.server.is_running() and not first.database.is_running()
 
-    # A restart with a longer roster keeps the runs and passwords, and adds Cy only.
+    # A restart with a longer roster keeps the runs and passwords, and adds Cy only; in
+    # private mode, each still uses their own work, and no longer reads the others'.
     write(roster, "ana\nbo\ncy\n")
-    with classroom.classroom_server(roster, class_dir) as room:
-        assert room.new_students == ("cy",)
+    with classroom.classroom_server(roster, class_dir, private=True) as room:
+        assert room.new_students == ("cy",) and room.private
         assert room.passwords["ana"] == credentials["ana"]
         act_as(monkeypatch, room, "ana")
         client = MlflowClient(tracking_uri=room.url)
         assert client.get_run(run.info.run_id).data.metrics == {"auc": 0.81}
-        act_as(monkeypatch, room, "cy")
+        client.log_metric(run.info.run_id, "auc", 0.82, step=1)
+        monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", classroom.ADMIN)
+        monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", room.admin_password)
         assert MlflowClient(tracking_uri=room.url).get_experiment(own).name.startswith("bo/")
+        cy = ("cy", room.passwords["cy"])
+        answer = requests.get(f"{room.local_url}/api/2.0/mlflow/experiments/get",
+                              params={"experiment_id": own}, auth=cy, timeout=60)  # fmt: skip
+        assert (answer.status_code, answer.text) == (403, "Permission denied")
         lines = room.credentials_path.read_text().splitlines()
         assert (
             len(lines) == 5 and lines[4].startswith("cy,") and mode(room.credentials_path) == 0o600
@@ -332,11 +478,29 @@ def test_a_class_server_keeps_students_apart_and_its_data_across_restarts(
 
 
 @pytest.mark.slow
-def test_the_load_test_finds_every_record_and_every_refusal(class_dir: Path) -> None:
-    result = classroom_load.run_load_test(students=3, runs=2, params=2, metrics=4, time_limit=180)
+@pytest.mark.parametrize("private", [False, True], ids=["shared", "private"])
+def test_the_load_test_finds_every_record_and_every_refusal(class_dir: Path, private: bool) -> None:
+    result = classroom_load.run_load_test(
+        students=3, runs=2, params=2, metrics=4, time_limit=180, private=private
+    )
     assert result.ok, result.summary()
     assert result.records_lost() == 0 and result.records_stored() == 3 * 2 * (1 + 2 + 4)
-    assert result.forbidden == (6, 6) and result.unauthenticated == (3, 3)
+    counts = {
+        label: (check.status, check.matched, check.tried) for label, check in result.checks.items()
+    }
+    assert counts == {
+        classroom_load.OTHERS_EXPERIMENT: (403, 3, 3),
+        classroom_load.OTHERS_RUN: (403, 3, 3),
+        classroom_load.OTHERS_ARTIFACTS: (403, 3, 3),
+        classroom_load.ANONYMOUS: (401, 6, 6),
+        classroom_load.WRONG_PASSWORD: (401, 6, 6),
+        classroom_load.BAD_HOST: (403, 6, 6),
+        classroom_load.OTHERS_READ: (403 if private else 200, 6, 6),
+    }
+    assert result.leftovers == 0 and result.private is private
     assert result.requests == 3 * (1 + 2 * (2 + 2 + 4)) and result.percentile_ms(95) > 0
-    assert "| records lost (runs, params, metric values) | 0 |" in result.markdown()
+    markdown = result.markdown()
+    assert "| records lost (runs, params, metric values) | 0 |" in markdown
+    assert "| artifact uploads into another student's run refused (403) | 3 of 3 |" in markdown
+    assert "| things left behind by refused writes | 0 |" in markdown
     assert processes_mentioning("kit-classroom-load-") == []

@@ -10,11 +10,18 @@ at a time limit. Then it checks that:
 
 - every record a student sent and the server acknowledged is in the database (runs,
   parameters and metric values per student, counted in PostgreSQL);
-- each student's attempt to write into another student's experiment was refused (403);
-- requests without credentials, or with a wrong password, were refused (401).
+- each student's attempts on the next student's work were refused (403): a run logged
+  into their experiment, a metric logged into their run, an artifact uploaded into
+  their run; and, with ``--private``, reading their experiment (by id and by name),
+  which in the default shared mode must succeed (200);
+- each student's requests without credentials, or with a wrong password, were refused
+  (401), and so were those with a Host header the server does not allow (403);
+- none of those refused writes left anything behind (no intruder run, metric,
+  experiment or artifact file).
 
-It reports the throughput (answered requests per second) and the latency (p50, p95).
-``make benchmark`` runs it with 30 students and adds the figures to BENCHMARK.md.
+It reports the throughput (answered requests per second), the latency (p50, p95) and
+each security check's count. ``make benchmark`` runs it with 30 students and adds the
+figures to BENCHMARK.md.
 """
 
 from __future__ import annotations
@@ -41,6 +48,52 @@ MAX_REQUESTS = 20_000
 #: Seconds one request may take before it counts as an error.
 REQUEST_TIMEOUT = 60.0
 KINDS = ("runs", "params", "metrics")
+#: The security checks each student makes: label -> (expected status, requests each).
+OTHERS_EXPERIMENT = "writes into another student's experiment"
+OTHERS_RUN = "writes into another student's run"
+OTHERS_ARTIFACTS = "artifact uploads into another student's run"
+ANONYMOUS = "requests without credentials"
+WRONG_PASSWORD = "requests with a wrong password"
+BAD_HOST = "requests with a Host header not allowed"
+OTHERS_READ = "reads of another student's experiment"
+CHECKS: dict[str, tuple[int, int]] = {
+    OTHERS_EXPERIMENT: (403, 1),
+    OTHERS_RUN: (403, 1),
+    OTHERS_ARTIFACTS: (403, 1),
+    ANONYMOUS: (401, 2),
+    WRONG_PASSWORD: (401, 2),
+    BAD_HOST: (403, 2),
+    OTHERS_READ: (403, 2),  # 200 in shared mode
+}
+#: The Host header of the disallowed-host check.
+BAD_HOST_NAME = "rebinding.example"
+#: Names of what a refused write would have created, looked for afterwards.
+INTRUDER = "intruder"
+
+
+def expected_status(label: str, private: bool) -> int:
+    """The status each request of check ``label`` must get in the given mode."""
+    return 200 if label == OTHERS_READ and not private else CHECKS[label][0]
+
+
+@dataclass
+class Check:
+    """One security check's count: how many requests got the expected status."""
+
+    status: int
+    matched: int = 0
+    tried: int = 0
+
+    def add(self, status: int) -> None:
+        self.tried += 1
+        self.matched += status == self.status
+
+    @property
+    def passed(self) -> bool:
+        return self.tried > 0 and self.matched == self.tried
+
+    def verb(self) -> str:
+        return "allowed" if self.status == 200 else "refused"
 
 
 @dataclass
@@ -59,8 +112,10 @@ class LoadResult:
         finished: Whether every student sent everything before the time limit.
         acknowledged: Records the server acknowledged, per student and kind.
         stored: Records found in the database, per student and kind.
-        forbidden: ``(refused, tried)`` writes into another student's experiment.
-        unauthenticated: ``(refused, tried)`` requests without valid credentials.
+        private: Whether the server ran in private mode (``--private``).
+        checks: Each security check (see :data:`CHECKS`) and its count.
+        leftovers: What refused writes left behind (intruder runs, metrics, experiments,
+            artifact files); 0 when nothing.
     """
 
     students: int
@@ -74,8 +129,9 @@ class LoadResult:
     finished: bool = False
     acknowledged: dict[str, Counter] = field(default_factory=dict)
     stored: dict[str, Counter] = field(default_factory=dict)
-    forbidden: tuple[int, int] = (0, 0)
-    unauthenticated: tuple[int, int] = (0, 0)
+    private: bool = False
+    checks: dict[str, Check] = field(default_factory=dict)
+    leftovers: int = 0
 
     @property
     def requests(self) -> int:
@@ -126,18 +182,31 @@ class LoadResult:
                 f"the database holds {self.records_stored()} records of "
                 f"{self.expected_records()} expected"
             )
-        for label, (refused, tried) in (
-            ("writes into another student's experiment", self.forbidden),
-            ("requests without valid credentials", self.unauthenticated),
-        ):
-            if tried == 0 or refused != tried:
-                found.append(f"only {refused} of {tried} {label} were refused")
+        for label in CHECKS:
+            check = self.checks.get(label, Check(expected_status(label, self.private)))
+            if not check.passed:
+                found.append(
+                    f"only {check.matched} of {check.tried} {label} were {check.verb()} "
+                    f"({check.status})"
+                )
+        if self.leftovers:
+            found.append(f"refused writes left {self.leftovers} intruder records or files behind")
         return found
 
     @property
     def ok(self) -> bool:
         """True when every check passed."""
         return not self.problems()
+
+    def _check_rows(self) -> list[tuple[str, str]]:
+        """``(label with verb and status, "matched of tried")`` for every check."""
+        rows = []
+        for label in CHECKS:
+            check = self.checks.get(label, Check(expected_status(label, self.private)))
+            rows.append(
+                (f"{label} {check.verb()} ({check.status})", f"{check.matched} of {check.tried}")
+            )
+        return rows
 
     def summary(self) -> str:
         """Return the report printed at the end of the test."""
@@ -160,10 +229,9 @@ class LoadResult:
             f"{self.throughput_rps:.1f} requests/s; latency p50 {self.percentile_ms(50):.0f} "
             f"ms, p95 {self.percentile_ms(95):.0f} ms",
             f"  records stored: {stored}; lost: {self.records_lost()}",
-            f"  writes into another student's experiment refused (403): "
-            f"{self.forbidden[0]}/{self.forbidden[1]}",
-            f"  requests without valid credentials refused (401): "
-            f"{self.unauthenticated[0]}/{self.unauthenticated[1]}",
+            f"  mode: {'private' if self.private else 'shared'}; security checks:",
+            *[f"    {label}: {value}" for label, value in self._check_rows()],
+            f"    things left behind by refused writes: {self.leftovers}",
         ]
         problems = self.problems()
         lines.append("  result: ok" if not problems else "  result: FAILED")
@@ -174,6 +242,7 @@ class LoadResult:
         """Return the BENCHMARK.md section with the figures."""
         rows = [
             ("students (threads, each with their own account)", f"{self.students}"),
+            ("server mode", "private" if self.private else "shared (students read each other's)"),
             (
                 "runs per student (params, metric values per run)",
                 f"{self.runs} ({self.params}, {self.metrics})",
@@ -183,17 +252,16 @@ class LoadResult:
             ("p50 latency", f"{self.percentile_ms(50):.0f} ms"),
             ("p95 latency", f"{self.percentile_ms(95):.0f} ms"),
             ("records lost (runs, params, metric values)", f"{self.records_lost()}"),
-            ("writes into another student's experiment refused (403)",
-             f"{self.forbidden[0]} of {self.forbidden[1]}"),
-            ("requests without valid credentials refused (401)",
-             f"{self.unauthenticated[0]} of {self.unauthenticated[1]}"),
+            *self._check_rows(),
+            ("things left behind by refused writes", f"{self.leftovers}"),
             ("server start (PostgreSQL, basic auth, accounts)", f"{self.startup_s:.1f} s"),
             ("result", "ok" if self.ok else "failed"),
         ]  # fmt: skip
         lines = [
             "## Class server load test",
             "",
-            f"`python -m tools.classroom_load --students {self.students}`: the class server",
+            f"`python -m tools.classroom_load --students {self.students}"
+            f"{' --private' if self.private else ''}`: the class server",
             "(`python -m utils.classroom`: PostgreSQL, MLflow's basic authentication, one",
             "worker) on this machine, with every student logging runs through its REST API at",
             "the same time. Clients and server share the same cores.",
@@ -276,44 +344,86 @@ class _Student:
         return True
 
 
-def _forbidden_writes(students: list[_Student]) -> tuple[int, int]:
-    """Each student tries to write into the next student's experiment and run."""
-    refused = tried = 0
-    for student, victim in zip(students, students[1:] + students[:1], strict=True):
-        if not victim.experiment_id or not victim.first_run_id:
-            continue
-        attempts = [
-            ("runs/create", {"experiment_id": victim.experiment_id}),
-            (
-                "runs/log-metric",
-                {"run_id": victim.first_run_id, "key": "intruder", "value": 1.0,
-                 "timestamp": 0, "step": 0},
-            ),
-        ]  # fmt: skip
-        for path, body in attempts:
-            tried += 1
+def _security_checks(
+    student: _Student, victim: _Student, private: bool, host: str
+) -> dict[str, list[int]]:
+    """What one student tries on the next student's work and without valid credentials.
+
+    Args:
+        student: The one who tries.
+        victim: The next student, whose experiment and first run are the targets.
+        private: Whether the server runs in private mode (reads must then be refused).
+        host: A Host header the server does not allow.
+
+    Returns:
+        ``{check label: [status of each request]}``; a request that failed counts as 0.
+    """
+    api, base = student.api, student.api.rsplit("/api/", 1)[0]
+    artifacts = f"{base}/api/2.0/mlflow-artifacts/artifacts"
+    intruder = f"{INTRUDER}-{student.user}"
+    own_auth = student.session.auth
+    wrong_auth = (student.user, "not-the-password-at-all")
+    search = ("GET", f"{api}/experiments/search", {"params": {"max_results": 1}})
+    create = ("POST", f"{api}/experiments/create", {"json": {"name": intruder}})
+    attempts: dict[str, list[tuple[str, str, dict]]] = {
+        OTHERS_EXPERIMENT: [
+            ("POST", f"{api}/runs/create",
+             {"json": {"experiment_id": victim.experiment_id, "run_name": intruder}}),
+        ],
+        OTHERS_RUN: [
+            ("POST", f"{api}/runs/log-metric",
+             {"json": {"run_id": victim.first_run_id, "key": intruder, "value": 1.0,
+                       "timestamp": 0, "step": 0}}),
+        ],
+        OTHERS_ARTIFACTS: [
+            ("PUT", f"{artifacts}/{victim.experiment_id}/{victim.first_run_id}/artifacts/"
+             f"{intruder}.txt", {"data": b"not yours"}),
+        ],
+        ANONYMOUS: [(m, u, {**k, "auth": None}) for m, u, k in (search, create)],
+        WRONG_PASSWORD: [(m, u, {**k, "auth": wrong_auth}) for m, u, k in (search, create)],
+        BAD_HOST: [
+            (m, u, {**k, "auth": own_auth, "headers": {"Host": host}})
+            for m, u, k in (search, create)
+        ],
+        OTHERS_READ: [
+            ("GET", f"{api}/experiments/get", {"params": {"experiment_id": victim.experiment_id}}),
+            ("GET", f"{api}/experiments/get-by-name",
+             {"params": {"experiment_name": f"{victim.user}/loadtest"}}),
+        ],
+    }  # fmt: skip
+    if not victim.experiment_id or not victim.first_run_id:  # they failed: errors say so
+        for label in (OTHERS_EXPERIMENT, OTHERS_RUN, OTHERS_ARTIFACTS, OTHERS_READ):
+            del attempts[label]
+    statuses: dict[str, list[int]] = {}
+    for label, requests_ in attempts.items():
+        for method, url, kwargs in requests_:
             try:
-                answer = student.session.post(f"{student.api}/{path}", json=body, timeout=60)
+                if "auth" in kwargs:  # not the student's session: no credentials of theirs
+                    answer = requests.request(method, url, timeout=REQUEST_TIMEOUT, **kwargs)
+                else:
+                    answer = student.session.request(method, url, timeout=REQUEST_TIMEOUT, **kwargs)
+                status = answer.status_code
+                if label == BAD_HOST and "Invalid Host header" not in answer.text:
+                    status = 0  # refused, but not by the host check
             except requests.RequestException:
-                continue
-            refused += answer.status_code == 403
-    return refused, tried
+                status = 0
+            statuses.setdefault(label, []).append(status)
+    return statuses
 
 
-def _unauthenticated(base: str, user: str) -> tuple[int, int]:
-    """Requests without credentials, and with a wrong password, must get 401."""
-    api = f"{base}/api/2.0/mlflow"
-    attempts = [
-        requests.get(f"{api}/experiments/search", params={"max_results": 1}, timeout=60),
-        requests.post(f"{api}/experiments/create", json={"name": "anonymous"}, timeout=60),
-        requests.get(
-            f"{api}/experiments/search",
-            params={"max_results": 1},
-            auth=(user, "not-the-password-at-all"),
-            timeout=60,
-        ),
-    ]
-    return sum(answer.status_code == 401 for answer in attempts), len(attempts)
+def _count_leftovers(database_url: str, artifacts: Path) -> int:
+    """Count what refused writes would have left: intruder runs, metrics, experiments, files."""
+    import psycopg
+
+    pattern = f"{INTRUDER}-%"
+    queries = (
+        "SELECT count(*) FROM runs WHERE name LIKE %s",
+        "SELECT count(*) FROM metrics WHERE key LIKE %s",
+        "SELECT count(*) FROM experiments WHERE name LIKE %s",
+    )
+    with psycopg.connect(database_url.replace("+psycopg", "")) as connection:
+        found = sum(connection.execute(query, (pattern,)).fetchone()[0] for query in queries)
+    return found + sum(1 for _ in artifacts.rglob(f"{INTRUDER}-*"))
 
 
 def _count_stored(database_url: str) -> dict[str, Counter]:
@@ -345,6 +455,7 @@ def run_load_test(
     metrics: int = 10,
     time_limit: float = 600.0,
     workers: int = 1,
+    private: bool = False,
 ) -> LoadResult:
     """Start the class server, let ``students`` log at once, verify, and stop it.
 
@@ -355,6 +466,7 @@ def run_load_test(
         metrics: Metric values logged per run (one request each: two metrics, in steps).
         time_limit: Seconds the load phase may last; students stop sending after it.
         workers: MLflow server worker processes.
+        private: Run the server in private mode (students cannot read each other's work).
 
     Returns:
         The :class:`LoadResult`; ``result.ok`` tells whether every check passed.
@@ -367,17 +479,19 @@ def run_load_test(
         raise ValueError(f"students must be from 2 to 200 (the test needs two); got {students}")
     if min(runs, params, metrics) < 1:
         raise ValueError("runs, params and metrics must each be at least 1")
-    planned = students * (1 + runs * (2 + params + metrics))
+    checks = sum(tries for _, tries in CHECKS.values())
+    planned = students * (1 + runs * (2 + params + metrics) + checks)
     if planned > MAX_REQUESTS:
         raise ValueError(
             f"{planned} requests planned; the limit is {MAX_REQUESTS}: fewer students or runs"
         )
-    result = LoadResult(students, runs, params, metrics)
+    result = LoadResult(students, runs, params, metrics, private=private)
+    result.checks = {label: Check(expected_status(label, private)) for label in CHECKS}
     names = [f"student{number:02d}" for number in range(1, students + 1)]
     folder = Path(tempfile.mkdtemp(prefix="kit-classroom-load-"))
     began = time.perf_counter()
     try:
-        with classroom_server(names, folder, workers=workers) as room:
+        with classroom_server(names, folder, workers=workers, private=private) as room:
             result.startup_s = time.perf_counter() - began
             crowd = [_Student(room.local_url, n, room.passwords[n], result) for n in names]
             lock = threading.Lock()
@@ -388,9 +502,16 @@ def run_load_test(
             result.seconds = time.perf_counter() - start
             result.finished = all(done)
             result.acknowledged = {student.user: student.sent for student in crowd}
-            result.forbidden = _forbidden_writes(crowd)
-            result.unauthenticated = _unauthenticated(room.local_url, names[0])
+            host = f"{BAD_HOST_NAME}:{room.server.port}"
+            pairs = list(zip(crowd, crowd[1:] + crowd[:1], strict=True))
+            with ThreadPoolExecutor(max_workers=students, thread_name_prefix="check") as pool:
+                found = list(pool.map(lambda pair: _security_checks(*pair, private, host), pairs))
+            for statuses in found:
+                for label, codes in statuses.items():
+                    for code in codes:
+                        result.checks[label].add(code)
             result.stored = _count_stored(room.database.url)
+            result.leftovers = _count_leftovers(room.database.url, room.directory / "artifacts")
             for student in crowd:
                 student.session.close()
     finally:
@@ -412,10 +533,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--metrics", type=int, default=10, help="metric values per run")
     parser.add_argument("--time-limit", type=float, default=600.0, help="seconds")
     parser.add_argument("--workers", type=int, default=1, help="MLflow server processes")
+    parser.add_argument("--private", action="store_true",
+                        help="private mode: students cannot read each other's work")  # fmt: skip
     args = parser.parse_args(argv)
     print(f"Starting the class server and {args.students} students ...", flush=True)
     result = run_load_test(
-        args.students, args.runs, args.params, args.metrics, args.time_limit, args.workers
+        args.students,
+        args.runs,
+        args.params,
+        args.metrics,
+        args.time_limit,
+        args.workers,
+        private=args.private,
     )
     print(result.summary())
     return 0 if result.ok else 1

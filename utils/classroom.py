@@ -9,10 +9,41 @@ An instructor runs it on one machine for the length of a course. It starts:
 - one account per student from a roster file, with generated passwords written to a
   credentials file that only the instructor can read.
 
-Permissions come from MLflow's auth configuration (``MLFLOW_AUTH_CONFIG_PATH``):
-``default_permission = READ`` lets every student read every experiment, and MLflow gives
-the creator of an experiment ``MANAGE`` on it, so each student writes only their own
-experiments (``<user>/<notebook>``, see :func:`utils.notebook.experiment_name_for`).
+Permissions come from MLflow's auth configuration (``MLFLOW_AUTH_CONFIG_PATH``), in one
+of two modes; MLflow gives the creator of an experiment or registered model ``MANAGE``
+on it, so in both each student writes only their own experiments (``<user>/<notebook>``,
+see :func:`utils.notebook.experiment_name_for`) and models (``<user>.<model>``):
+
+- shared (the default): ``default_permission = READ``, every student reads the whole
+  class's experiments, runs, artifacts and models;
+- private (``--private``, ``classroom_server(..., private=True)``):
+  ``default_permission = NO_PERMISSIONS``, a student sees only their own work. Getting
+  another's experiment, run, model or artifact answers 403, and searches (experiments,
+  runs, registered models, model versions, logged models) leave it out. The admin
+  reads everything.
+
+Hardening, in both modes:
+
+- the server accepts only the Host headers of :func:`allowed_hosts_for` (this machine's
+  names, the address it listens on or tells students to use, and the names given with
+  ``--allowed-hosts``, each with and without the port), and answers 403 to any other,
+  private network addresses included (DNS rebinding);
+- MLflow's job runner is off (``MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false``): no process
+  runs jobs on the server on a user's behalf;
+- at start, :func:`version_warning` compares the installed MLflow with
+  :data:`KNOWN_ISSUES`, the basic-auth and host-validation issues this kit knows of,
+  and prints a warning for each one the installed release still has.
+
+``tests/test_classroom_security.py`` checks all of it against a real server, in both
+modes: requests without valid credentials (401), a disallowed Host header (403),
+another student's experiment (log a run in it, rename, delete, tag), run (update,
+delete, log to it), registered model (rename, delete, add a version, change a
+description), aliases (set, delete) and artifacts (upload, multipart upload) are
+refused (403) and leave the server unchanged, while the same requests on one's own
+objects go through; in private mode reads and searches of another's work return
+nothing of it; in shared mode they do. MLflow 3.17.2 refuses every one of those cases
+on its own, so the kit adds no authorization code of its own and ``KNOWN_ISSUES`` is
+empty; a case that a later MLflow lets through goes into that table.
 Not used by a lesson: lesson 08 explains the tracking server it runs.
 
 Example:
@@ -57,6 +88,18 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5000
 #: Seconds a checked password is remembered (see ``auth_cache_ttl_seconds`` below).
 AUTH_CACHE_SECONDS = 300
+#: MLflow's default permission on what a student did not create, in each mode.
+SHARED_PERMISSION = "READ"
+PRIVATE_PERMISSION = "NO_PERMISSIONS"
+#: Host names every class server accepts (with and without its port): this machine.
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+#: The server's environment: no background job runner on a class server (jobs run code
+#: on the server on a user's behalf; none of the course needs them), no telemetry.
+SERVER_ENV: dict[str, str] = {
+    **servers.FAST_SERVER_ENV,
+    "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+}
 _CREDENTIALS_HEADER = ["username", "password"]
 
 
@@ -254,6 +297,78 @@ def _tighten(path: Path) -> None:
         print(f"note: {path} was readable by others (mode {mode:o}); it is now 0600")
 
 
+# --- known issues of the installed MLflow -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KnownIssue:
+    """A basic-auth or host-validation issue of MLflow that matters to a class server.
+
+    Attributes:
+        fixed_in: The first MLflow release without it; ``None`` while no release checked
+            here fixes it.
+        description: One line: what goes wrong, and whether the kit closes it.
+    """
+
+    fixed_in: str | None
+    description: str
+
+
+#: Issues seen on a real class server (``tests/test_classroom_security.py``): each is a
+#: case of the security matrix that MLflow let through on its own, described as
+#: ``"<what> (closed by the kit)"`` when the kit closes it. MLflow 3.17.2 let none
+#: through, so the table is empty; :func:`version_warning` is tested with a fake one.
+KNOWN_ISSUES: tuple[KnownIssue, ...] = ()
+#: The newest MLflow release whose behaviour the table above was checked against.
+CHECKED_MLFLOW = "3.17.2"
+
+
+def installed_mlflow_version() -> str:
+    """Return the installed MLflow's version, without importing MLflow."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("mlflow")
+    except PackageNotFoundError:
+        return version("mlflow-skinny")
+
+
+def version_warning(
+    installed: str | None = None, issues: Sequence[KnownIssue] | None = None
+) -> str | None:
+    """Return the warning printed at start when the installed MLflow has known issues.
+
+    Args:
+        installed: The MLflow version; the installed one when omitted.
+        issues: The table to compare with; :data:`KNOWN_ISSUES` when omitted.
+
+    Returns:
+        The warning, one line per issue that affects ``installed``, or ``None``.
+    """
+    from packaging.version import InvalidVersion, Version
+
+    installed = installed or installed_mlflow_version()
+    issues = KNOWN_ISSUES if issues is None else issues
+    try:
+        current = Version(installed)
+    except InvalidVersion:
+        return f"warning: MLflow version {installed!r} is not a version the kit can compare"
+    found = []
+    for issue in issues:
+        if issue.fixed_in is None:
+            found.append(f"  - {issue.description} (no fix up to MLflow {CHECKED_MLFLOW})")
+        elif current < Version(issue.fixed_in):
+            found.append(f"  - {issue.description} (fixed in MLflow {issue.fixed_in})")
+    if not found:
+        return None
+    return (
+        f"warning: MLflow {installed} has known authentication or host-validation issues:\n"
+        + "\n".join(found)
+        + "\nUpgrade MLflow where a fix exists; the class server closes each issue marked "
+        "'closed by the kit' itself."
+    )
+
+
 # --- the server ---------------------------------------------------------------------------
 
 
@@ -272,6 +387,8 @@ class Classroom:
         database: The PostgreSQL server.
         admin_password: The instructor's password (user ``admin``).
         passwords: ``{student: password}``.
+        private: Whether students see only their own work (``--private``).
+        allowed_hosts: The Host headers the server accepts (see :func:`allowed_hosts_for`).
     """
 
     url: str
@@ -284,29 +401,42 @@ class Classroom:
     database: servers.Server
     admin_password: str = field(repr=False)
     passwords: dict[str, str] = field(repr=False)
+    private: bool = False
+    allowed_hosts: tuple[str, ...] = ()
 
     def is_running(self) -> bool:
         """Tell whether both the MLflow server and PostgreSQL are still running."""
         return self.server.is_running() and self.database.is_running()
 
 
-def auth_config(database_uri: str) -> str:
+def auth_config(database_uri: str, private: bool = False) -> str:
     """Return the text of MLflow's basic-auth configuration for a class server.
 
     Args:
         database_uri: Where MLflow keeps the accounts and permissions.
+        private: Students see only their own work (``NO_PERMISSIONS`` by default)
+            instead of reading the whole class's (``READ``).
 
     Returns:
         The content of ``basic_auth.ini`` (no secret in it).
     """
+    if private:
+        mode = f"""\
+# Private mode: a user has no permission on what they did not create, so students
+# neither read nor write each other's experiments, runs and models. MLflow gives the
+# creator of an experiment (or registered model) MANAGE on it.
+default_permission = {PRIVATE_PERMISSION}"""
+    else:
+        mode = f"""\
+# Every user may read every experiment and model. MLflow gives the creator of an
+# experiment (or registered model) MANAGE on it, so students write only their own.
+default_permission = {SHARED_PERMISSION}"""
     return f"""\
 # Written by `python -m utils.classroom` at every start: edits here are overwritten.
 # MLflow's basic-auth settings, read through MLFLOW_AUTH_CONFIG_PATH; every option is
 # described in mlflow/server/auth/basic_auth.ini.
 [mlflow]
-# Every user may read every experiment and model. MLflow gives the creator of an
-# experiment (or registered model) MANAGE on it, so students write only their own.
-default_permission = READ
+{mode}
 database_uri = {database_uri}
 admin_username = {ADMIN}
 # The admin password is not kept here: the server reads it from MLFLOW_AUTH_ADMIN_PASSWORD
@@ -370,6 +500,51 @@ def _url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
+def _host_form(name: str) -> str:
+    """An IPv6 address in brackets, as it appears in a Host header; other names as they are."""
+    return f"[{name}]" if ":" in name and not name.startswith("[") else name
+
+
+def allowed_hosts_for(host: str, port: int, names: str | Sequence[str] | None = None) -> list[str]:
+    """Return the Host headers the class server accepts (MLflow's ``--allowed-hosts``).
+
+    MLflow compares the whole Host header a client sends (``name`` or ``name:port``) with
+    this list, and answers 403 to any other. The list holds this machine's names
+    (:data:`LOCAL_HOSTS`), the address the server listens on (or, for ``0.0.0.0``, the
+    address students are told to use), and the names the instructor gives; each name
+    without a port, and with the server's port.
+
+    Args:
+        host: The address the server listens on (``--host``).
+        port: Its port.
+        names: More host names students type in their URL (comma-separated, or a list),
+            e.g. the machine's DNS name or a reverse proxy's; a name with a port
+            (``name:443``) is kept as it is.
+
+    Returns:
+        The Host headers, without duplicates, in a stable order.
+    """
+    if isinstance(names, str):
+        names = names.split(",")
+    given = [name.strip().lower() for name in names or () if name.strip()]
+    if "*" in given:
+        raise ClassroomError(
+            "--allowed-hosts '*' would accept any Host header; name the hosts students use"
+        )
+    candidates = list(LOCAL_HOSTS)
+    if host in ("0.0.0.0", "::", ""):
+        address = network_address()
+        candidates += [address] if address else []
+    else:
+        candidates.append(host.lower())
+    hosts: list[str] = []
+    for name in [*candidates, *given]:
+        has_port = re.fullmatch(r"(\[[^\]]*\]|[^:\[\]]+):\d+", name) is not None
+        forms = [name] if has_port else [_host_form(name), f"{_host_form(name)}:{port}"]
+        hosts += [form for form in forms if form not in hosts]
+    return hosts
+
+
 def _create_database(database: servers.Server, name: str) -> str:
     """Create database ``name`` on ``database``'s server if needed; return its URI."""
     import psycopg
@@ -418,9 +593,10 @@ def classroom_server(
     directory: Path | str,
     host: str = DEFAULT_HOST,
     port: int | None = None,
-    allowed_hosts: str | None = None,
+    allowed_hosts: str | Sequence[str] | None = None,
     workers: int = 1,
     timeout: float = 240.0,
+    private: bool = False,
 ) -> Iterator[Classroom]:
     """Run the class's tracking server until the ``with`` block ends.
 
@@ -436,10 +612,15 @@ def classroom_server(
         host: The address to listen on: ``127.0.0.1`` (this machine only) or
             ``0.0.0.0`` (every network interface: a classroom network).
         port: The port; a free one when omitted.
-        allowed_hosts: MLflow's ``--allowed-hosts`` (host names students type in their
-            URL, when not an IP address of a private network).
+        allowed_hosts: More host names students type in their URL (comma-separated or a
+            list), e.g. the machine's DNS name; the server accepts those, this machine's
+            names and ``host`` (see :func:`allowed_hosts_for`), and refuses any other
+            Host header with 403.
         workers: MLflow server worker processes.
         timeout: Seconds to wait for the server (the first start creates the tables).
+        private: Students neither read nor write each other's experiments, runs and
+            models (default permission ``NO_PERMISSIONS``); by default they read the
+            whole class's work (``READ``) and write only their own.
 
     Yields:
         The running :class:`Classroom`.
@@ -458,6 +639,10 @@ def classroom_server(
     known = _check_state(directory)
     port = port or servers.free_port()
     _check_port_free(host, port)
+    hosts = allowed_hosts_for(host, port, allowed_hosts)
+    warning = version_warning()
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     credentials = directory / CREDENTIALS_FILE
     if ADMIN not in known:  # a new class: the admin's password is on disk before anything
         write_credentials(credentials, {ADMIN: new_password()})
@@ -471,7 +656,8 @@ def classroom_server(
     artifacts.mkdir(mode=0o700, exist_ok=True)
     with servers.postgres_server(TRACKING_DATABASE, data_dir=directory / DATABASE_DIR) as db:
         config = directory / AUTH_CONFIG_FILE
-        config.write_text(auth_config(_create_database(db, AUTH_DATABASE)), encoding="utf-8")
+        auth_database = _create_database(db, AUTH_DATABASE)
+        config.write_text(auth_config(auth_database, private=private), encoding="utf-8")
         command = [
             *servers.MLFLOW_CLI, "server",
             "--app-name", "basic-auth",
@@ -480,10 +666,10 @@ def classroom_server(
             "--workers", str(workers),
             "--backend-store-uri", db.url,
             "--artifacts-destination", str(artifacts),
-            *(["--allowed-hosts", allowed_hosts] if allowed_hosts else []),
+            "--allowed-hosts", ",".join(hosts),
         ]  # fmt: skip
         env = {
-            **servers.FAST_SERVER_ENV,
+            **SERVER_ENV,
             "MLFLOW_AUTH_CONFIG_PATH": str(config),
             "MLFLOW_AUTH_ADMIN_USERNAME": ADMIN,  # would override the file's if set here
             "MLFLOW_AUTH_ADMIN_PASSWORD": known[ADMIN],
@@ -511,6 +697,8 @@ def classroom_server(
                 database=db,
                 admin_password=known[ADMIN],
                 passwords=passwords,
+                private=private,
+                allowed_hosts=tuple(hosts),
             )
 
 
@@ -551,9 +739,20 @@ def instructions(room: Classroom, host: str, port: int) -> str:
             else "Students reach it at this address."
         )
     added = f" ({len(room.new_students)} new)" if room.new_students else ""
+    if room.private:
+        mode = "Private mode: each student sees only their own experiments, runs and models."
+    else:
+        mode = (
+            "Shared mode: students read the whole class's work and write only their own\n"
+            "  (--private: each sees only their own)."
+        )
+    hosts = ", ".join(room.allowed_hosts) or "MLflow's defaults"
     return f"""
 Class tracking server: {room.url}   (data in {room.directory})
 {reach}
+{mode}
+Host names accepted in the URL: {hosts}
+  (others get 403; add names with --allowed-hosts)
 Accounts: {len(room.students)} students{added}. Passwords, the admin's included, are in
   {room.credentials_path}   (only you can read it; user '{ADMIN}' is yours)
 
@@ -617,7 +816,11 @@ def main(argv: list[str] | None = None) -> int:
                        help="address to listen on; 0.0.0.0 for a classroom network")  # fmt: skip
     start.add_argument("--port", type=int, default=DEFAULT_PORT)
     start.add_argument("--allowed-hosts", default=None,
-                       help="host names students type in the URL (see README)")  # fmt: skip
+                       help="more host names students type in the URL, comma-separated "
+                       "(this machine's names and --host are always accepted)")  # fmt: skip
+    start.add_argument("--private", action="store_true",
+                       help="students see only their own experiments, runs and models "
+                       "(default: everyone reads the whole class's work)")  # fmt: skip
     start.add_argument("--workers", type=int, default=1, help="MLflow server processes")
     args = parser.parse_args(argv)
     # Ctrl+C must stop the servers even when started from a shell that ignores SIGINT.
@@ -631,6 +834,7 @@ def main(argv: list[str] | None = None) -> int:
             port=args.port,
             allowed_hosts=args.allowed_hosts,
             workers=args.workers,
+            private=args.private,
         ) as room:
             print(instructions(room, args.host, args.port), flush=True)
             code = serve_until_stopped(room)
