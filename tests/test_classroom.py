@@ -476,6 +476,19 @@ def test_a_class_server_keeps_students_apart_and_its_data_across_restarts(
     assert processes_mentioning(str(class_dir)) == []
     assert (class_dir / "postgres" / "db" / "PG_VERSION").exists(), "the data must persist"
 
+    # Between semesters: back up, then upgrade the stopped class's store; nothing is lost.
+    done = classroom.upgrade_class_store(class_dir)
+    assert [b.name for b in done.backups] == ["mlflow.sql", "mlflow_auth.sql"]
+    assert "CREATE TABLE public.runs" in done.backups[0].read_text()
+    assert done.revision_after is not None and done.runs[0] == done.runs[1] >= 1
+    assert processes_mentioning(str(class_dir)) == []
+
+
+def test_upgrading_a_folder_without_a_class_says_which_folder(tmp_path: Path) -> None:
+    with pytest.raises(classroom.ClassroomError, match="holds no class database"):
+        classroom.upgrade_class_store(tmp_path)
+    assert classroom.main(["upgrade", "--dir", str(tmp_path)]) == 2
+
 
 @pytest.mark.slow
 @pytest.mark.parametrize("private", [False, True], ids=["shared", "private"])

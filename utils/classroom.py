@@ -62,6 +62,7 @@ import secrets
 import signal
 import socket
 import stat
+import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -702,6 +703,89 @@ def classroom_server(
             )
 
 
+@dataclass
+class StoreUpgrade:
+    """What :func:`upgrade_class_store` did.
+
+    Attributes:
+        backups: The ``pg_dump`` files written before anything changed.
+        revision_before: The runs' database schema revision before the upgrade.
+        revision_after: The revision after it: this MLflow's newest.
+        runs: The number of runs before and after (the same when nothing was lost).
+    """
+
+    backups: list[Path]
+    revision_before: str | None
+    revision_after: str | None
+    runs: tuple[int, int]
+
+
+def _store_facts(url: str) -> tuple[str | None, int]:
+    """Return the schema revision and the run count of the runs' database."""
+    import psycopg
+
+    with psycopg.connect(url.replace("+psycopg", "")) as connection:
+        tables = {row[0] for row in connection.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}  # fmt: skip
+        if "alembic_version" not in tables:
+            return None, 0
+        revision = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+        runs = (
+            connection.execute("SELECT COUNT(*) FROM runs").fetchone()[0] if "runs" in tables else 0
+        )
+    return (revision[0] if revision else None), int(runs)
+
+
+def upgrade_class_store(directory: Path | str, timeout: float = 600.0) -> StoreUpgrade:
+    """Back up a stopped class's databases, then upgrade its runs' database to this MLflow.
+
+    For the start of a semester, after the kit (and so MLflow) was updated: it starts the
+    class folder's PostgreSQL alone, writes ``backups/<time>/mlflow.sql`` and
+    ``mlflow_auth.sql`` with ``pg_dump``, runs ``mlflow db upgrade`` on the runs'
+    database and stops. The accounts' database upgrades itself when the server starts.
+    Restore a backup with ``psql -d mlflow -f mlflow.sql`` on an empty database.
+
+    Raises:
+        ClassroomError: The folder holds no class, or the upgrade failed (the backups
+            stay, and the message holds MLflow's output).
+        servers.ServerError: PostgreSQL did not start.
+    """
+    directory = Path(directory).expanduser().resolve()
+    if not (directory / DATABASE_DIR).is_dir():
+        raise ClassroomError(
+            f"{directory} holds no class database ({DATABASE_DIR}/): give the folder that "
+            "`make classroom ... DIR=...` uses"
+        )
+    _check_state(directory)
+    backups = directory / "backups" / time.strftime("%Y%m%d-%H%M%S")
+    backups.mkdir(mode=0o700, parents=True)
+    pg_dump = servers.postgres_bin_dir() / "pg_dump"
+    with servers.postgres_server(TRACKING_DATABASE, data_dir=directory / DATABASE_DIR) as db:
+        written = []
+        for name in (TRACKING_DATABASE, AUTH_DATABASE):
+            url = db.url.replace("+psycopg", "").rsplit("/", 1)[0] + f"/{name}"
+            target = backups / f"{name}.sql"
+            dump = subprocess.run(
+                [str(pg_dump), f"--dbname={url}", f"--file={target}", "--no-owner"],
+                capture_output=True, text=True, timeout=timeout,
+            )  # fmt: skip
+            if dump.returncode == 0:
+                written.append(target)
+            elif name == TRACKING_DATABASE:
+                raise ClassroomError(f"pg_dump of {name} failed, nothing changed:\n{dump.stderr}")
+        revision_before, runs_before = _store_facts(db.url)
+        upgrade = subprocess.run(
+            [*servers.MLFLOW_CLI, "db", "upgrade", db.url],
+            capture_output=True, text=True, timeout=timeout, env={**os.environ, **SERVER_ENV},
+        )  # fmt: skip
+        if upgrade.returncode != 0:
+            raise ClassroomError(
+                f"mlflow db upgrade failed; the backups are in {backups}:\n{upgrade.stderr[-3000:]}"
+            )
+        revision_after, runs_after = _store_facts(db.url)
+    return StoreUpgrade(written, revision_before, revision_after, (runs_before, runs_after))
+
+
 # --- command line ------------------------------------------------------------------------
 
 
@@ -822,7 +906,14 @@ def main(argv: list[str] | None = None) -> int:
                        help="students see only their own experiments, runs and models "
                        "(default: everyone reads the whole class's work)")  # fmt: skip
     start.add_argument("--workers", type=int, default=1, help="MLflow server processes")
+    upgrade = commands.add_parser(
+        "upgrade", help="back up a stopped class's databases, then upgrade them to this MLflow"
+    )
+    upgrade.add_argument("--dir", required=True, type=Path, dest="directory",
+                         help="the class folder")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.command == "upgrade":
+        return _upgrade_command(args.directory)
     # Ctrl+C must stop the servers even when started from a shell that ignores SIGINT.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     print("Starting PostgreSQL and the MLflow server (the first start takes a minute) ...")
@@ -846,6 +937,21 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print("Stopped.")
     return code
+
+
+def _upgrade_command(directory: Path) -> int:
+    """``python -m utils.classroom upgrade --dir FOLDER``."""
+    print("Backing up and upgrading the class databases (the server must be stopped) ...")
+    try:
+        done = upgrade_class_store(directory)
+    except (ClassroomError, servers.ServerError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for backup in done.backups:
+        print(f"backup: {backup}")
+    print(f"schema revision {done.revision_before} -> {done.revision_after}; "
+          f"runs {done.runs[0]} -> {done.runs[1]}")  # fmt: skip
+    return 0 if done.runs[0] == done.runs[1] else 1
 
 
 if __name__ == "__main__":
