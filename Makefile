@@ -99,9 +99,9 @@ messages: $(STAMP)  ## Merge the code's messages into the Spanish catalogue util
 nav: $(STAMP)  ## Regenerate the notebooks' navigation, slide marks and the README's course map
 	$(PY) -m tools.navigation
 
-slides: $(STAMP)  ## Present one lesson as slides in JupyterLab, e.g. make slides NB=07
+slides: $(STAMP)  ## Present one lesson as slides in JupyterLab, e.g. make slides NB=07 (KIT_LANG=es)
 	$(if $(NB),,$(error Name the lesson: make slides NB=07))
-	$(PY) -m tools.slides $(NB) --port 8888
+	$(PY) -m tools.slides $(NB) --port 8888 --lang $(KIT_LANG)
 
 diagrams: $(STAMP)  ## Redraw the course diagrams in images/diagrams/ from their sources
 	$(PY) -m tools.diagrams

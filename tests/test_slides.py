@@ -9,7 +9,7 @@ import pytest
 
 from tools import browser as browser_args
 from tools import slides
-from tools.notebook_checks import lesson_notebooks
+from tools.notebook_checks import NOTEBOOKS, lesson_notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,6 +61,17 @@ def test_every_lesson_opens_with_a_title_slide_and_has_sections() -> None:
         assert shown[0] == "slide", f"{path.name}: the first shown cell must start a slide"
         assert shown.count("slide") >= 5, f"{path.name}: run `make nav` to mark the slides"
         assert nb.metadata.get("rise") == slides.RISE_SETTINGS, f"{path.name}: run `make nav`"
+
+
+def test_the_spanish_edition_has_the_same_slides() -> None:
+    """`make slides NB=07 KIT_LANG=es` presents notebooks/es/ with the English marks."""
+    for path in lesson_notebooks():
+        spanish = nbformat.read(path.parent / "es" / path.name, as_version=4)
+        english = nbformat.read(path, as_version=4)
+        marks = [[c.metadata.get("slideshow") for c in nb.cells] for nb in (english, spanish)]
+        assert marks[0] == marks[1], f"{path.name}: run `make translations`"
+        assert spanish.metadata.get("rise") == slides.RISE_SETTINGS
+    assert slides.lesson_path("7", NOTEBOOKS / "es").parent.name == "es"
 
 
 def test_lesson_path_names_the_lessons_when_the_number_is_wrong() -> None:

@@ -24,6 +24,7 @@ from pathlib import Path
 import nbformat
 
 from tools.notebook_checks import NOTEBOOKS, ROOT, is_navigation, lesson_notebooks, source
+from utils import i18n
 
 # The slideshow settings every lesson carries (RISE reads them from the notebook).
 RISE_SETTINGS = {
@@ -113,8 +114,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("lesson", help="the lesson's number, e.g. 07")
     parser.add_argument("--port", type=int, default=8888)
+    parser.add_argument("--lang", choices=i18n.LANGUAGES, default=i18n.language(),
+                        help="en, or es for notebooks/es/ (default: KIT_LANG)")  # fmt: skip
     args = parser.parse_args(argv)
-    path = lesson_path(args.lesson)
+    path = lesson_path(args.lesson, NOTEBOOKS if args.lang == "en" else NOTEBOOKS / args.lang)
+    os.environ[i18n.LANG_ENV] = args.lang  # the kernels speak the edition's language
     print(f"Opening {path.name} as slides. Stop with Ctrl+C.")
     print("Keys: space/arrows move, Shift+Enter runs a cell, W shows all slides, ? lists keys.")
     try:
