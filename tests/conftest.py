@@ -7,6 +7,7 @@ an artifact location) lands there and not in the repository.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -21,6 +22,101 @@ from utils import servers
 
 WORKER_DIR = Path(tempfile.mkdtemp(prefix="kit-tests-"))
 os.environ["KIT_STORE_DIR"] = str(WORKER_DIR / "store")
+
+# Seconds each test took in the last profile (`make benchmark` writes the file), so that the
+# longest tests start first; a test not in it is guessed from its markers.
+DURATIONS = Path(__file__).with_name("durations.json")
+GUESSED_SECONDS = {"notebook": 15.0, "slow": 8.0}
+SHARED_GUESS = 0.5  # a further test of a module whose shared fixture is already set up
+
+
+def expected_seconds(item: pytest.Item, durations: dict[str, float], guessed: set[object]) -> float:
+    """Return how long ``item`` is expected to take.
+
+    A test not in ``durations`` is guessed from its markers; the tests of a module that
+    shares a fixture are guessed slow only once (``guessed`` keeps those modules), since
+    what makes them slow is mostly the fixture's set-up.
+    """
+    if item.nodeid in durations:
+        return durations[item.nodeid]
+    guess = max(
+        (seconds for marker, seconds in GUESSED_SECONDS.items() if item.get_closest_marker(marker)),
+        default=0.0,
+    )
+    if shares_fixtures(item):
+        module = getattr(item, "module", None)
+        if module in guessed:
+            return min(guess, SHARED_GUESS)
+        guessed.add(module)
+    return guess
+
+
+def shares_fixtures(item: pytest.Item) -> bool:
+    """Whether ``item`` uses a fixture set up once per module, class or package."""
+    info = getattr(item, "_fixtureinfo", None)
+    definitions = getattr(info, "name2fixturedefs", {}) or {}
+    return any(
+        getattr(definition, "scope", "function") in ("module", "class", "package")
+        for chain in definitions.values()
+        for definition in chain
+    )
+
+
+def worker_count(config: pytest.Config) -> int:
+    """Return how many xdist workers run the tests (1 without xdist)."""
+    count = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if count:
+        return int(count)
+    option = getattr(config.option, "numprocesses", None)
+    if option in ("auto", "logical"):
+        return os.cpu_count() or 1
+    return int(option or 1)
+
+
+def longest_first(items: list[pytest.Item], seconds: list[float], workers: int) -> list[int]:
+    """Return the order (indices of ``items``) that starts the longest tests first.
+
+    xdist's worksteal scheduler hands each worker one contiguous block of the collection
+    (the first ``n // workers`` tests to the first, and so on) and later moves tests from
+    the end of a busy worker's queue to an idle one. So the tests are shared out into
+    blocks of those sizes, longest first to the block with the least time so far, and each
+    block runs its longest tests first: its short tests are then the ones left to steal.
+    The tests of a module that sets up a fixture once for the module stay together, in
+    their own order, so that the fixture is still set up once.
+    """
+    if workers <= 1:  # one process takes as long in any order: keep the modules together
+        return list(range(len(items)))
+    units: dict[object, list[int]] = {}
+    for index, item in enumerate(items):
+        key = item.module if shares_fixtures(item) else index  # type: ignore[attr-defined]
+        units.setdefault(key, []).append(index)
+    ordered = sorted(units.values(), key=lambda u: (-sum(seconds[i] for i in u), u[0]))
+    sizes, left = [], len(items)
+    for remaining in range(workers, 0, -1):
+        sizes.append(left // remaining)
+        left -= sizes[-1]
+    blocks: list[list[int]] = [[] for _ in sizes]
+    totals = [0.0] * len(sizes)
+    for unit in ordered:
+        room = [b for b in range(len(blocks)) if len(blocks[b]) + len(unit) <= sizes[b]]
+        if room:
+            chosen = min(room, key=lambda b: (totals[b], b))
+        else:  # cannot happen while single tests are left to fill the blocks up
+            chosen = max(range(len(blocks)), key=lambda b: (sizes[b] - len(blocks[b]), -b))
+        blocks[chosen] += unit
+        totals[chosen] += sum(seconds[i] for i in unit)
+    return [index for block in blocks for index in block]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Start the longest tests first, spread evenly over the xdist workers."""
+    try:
+        durations = json.loads(DURATIONS.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        durations = {}
+    guessed: set[object] = set()
+    seconds = [expected_seconds(item, durations, guessed) for item in items]
+    items[:] = [items[i] for i in longest_first(items, seconds, worker_count(config))]
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -29,12 +29,14 @@ def write(tmp_path: Path, *cells: str) -> Path:
     return path
 
 
-def run(tmp_path: Path, template_db: Path, *cells: str) -> runner.RunResult:
+def run(
+    tmp_path: Path, template_db: Path, *cells: str, leak_grace: float = 5.0
+) -> runner.RunResult:
     tmp_path.mkdir(exist_ok=True)
     path = write(tmp_path, *cells)
     work = tmp_path / "run"
     work.mkdir()
-    return runner.run_notebook(path, work, template_db, cell_timeout=60)
+    return runner.run_notebook(path, work, template_db, cell_timeout=60, leak_grace=leak_grace)
 
 
 @pytest.mark.notebook
@@ -91,7 +93,8 @@ def test_a_leaked_process_fails_and_is_killed(tmp_path: Path, template_db: Path)
         "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'],"
         " start_new_session=True)"
     )
-    result = run(tmp_path, template_db, SETUP, leak)
+    # The process sleeps for minutes: waiting the usual 5 s for it to end would only cost time.
+    result = run(tmp_path, template_db, SETUP, leak, leak_grace=0.5)
     assert result.leaked and "time.sleep(300)" in result.leaked[0]
     with pytest.raises(runner.NotebookFailure, match="outlived"):
         runner.check_result(result)

@@ -1,10 +1,15 @@
 """The course site: a real build of lesson 00 in both languages, the page conversion, and
-failing builds (a failing notebook, a Spanish notebook whose code is not the English one's)."""
+failing builds (a failing notebook, a Spanish notebook whose code is not the English one's).
+
+The build runs lesson 00 with its own text (English and Spanish) but a few quick code cells
+of its own: the lesson's code is run by tests/test_notebooks.py already, and the site's
+code is the same for any lesson that prints, displays and draws."""
 
 from __future__ import annotations
 
 import copy
 import re
+import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote
@@ -78,6 +83,33 @@ def network_loads(out: Path) -> list[str]:
 LESSON = ROOT / "notebooks" / "00_welcome_and_setup.ipynb"
 SPANISH_LESSON = ROOT / "notebooks" / "es" / LESSON.name
 UNSHARED = {".git", "build", "notebooks", "mlruns", "mlflow_store", "__pycache__", ".pytest_cache"}
+# Lesson 00's code for the build: printed text, a table and a figure, in a second or two.
+QUICK_CODE = (
+    'pins = ["mlflow", "pandas", "scikit-learn"]\n'
+    'print(f"{len(pins)} of {len(pins)} pinned packages match.")',
+    "from IPython.display import HTML\n\n"
+    'HTML("<table><tr><th>package</th><th>ok</th></tr><tr><td>mlflow</td><td>True</td></tr></table>")',
+    "import matplotlib.pyplot as plt\n\n"
+    'fig, ax = plt.subplots(figsize=(3, 2))\nax.plot([1, 2, 3], [0.2, 0.3, 0.25], marker="o")\n'
+    'ax.set_title("churn rate")\nplt.show()',
+)
+
+
+def with_quick_code(text: str) -> str:
+    """Return lesson 00 (either edition, as JSON text) with its code cells replaced.
+
+    The first code cells, by their ids, get :data:`QUICK_CODE` and the others go, in both
+    editions alike, so the Spanish edition's code stays the English one's.
+    """
+    nb = nbformat.reads(text, as_version=4)
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    assert len(code) >= len(QUICK_CODE), "lesson 00 has fewer code cells than the build needs"
+    keep = {cell.id: source for cell, source in zip(code, QUICK_CODE, strict=False)}
+    nb.cells = [cell for cell in nb.cells if cell.cell_type != "code" or cell.id in keep]
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.source, cell.outputs, cell.execution_count = keep[cell.id], [], None
+    return nbformat.writes(nb)
 
 
 def spanish_edition_of_lesson_00(catalogues: Path, monkeypatch: pytest.MonkeyPatch) -> str:
@@ -113,8 +145,8 @@ def spanish_edition_of_lesson_00(catalogues: Path, monkeypatch: pytest.MonkeyPat
 def bilingual_kit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A kit that is the repository's (through links) plus a Spanish lesson 00.
 
-    Nothing is written into the repository: the kit's own folder holds the links and the
-    Spanish notebook.
+    Nothing is written into the repository: the kit's own folder holds the links and both
+    editions of lesson 00, with :func:`with_quick_code`.
     """
     kit = tmp_path / "kit"
     (kit / "notebooks" / "es").mkdir(parents=True)
@@ -122,11 +154,21 @@ def bilingual_kit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         if entry.name not in UNSHARED and not entry.name.startswith(".venv"):
             (kit / entry.name).symlink_to(entry)
     for entry in (ROOT / "notebooks").iterdir():
-        if entry.name not in ("es", ".ipynb_checkpoints"):
+        if entry.name not in ("es", ".ipynb_checkpoints", LESSON.name):
             (kit / "notebooks" / entry.name).symlink_to(entry)
-    text = spanish_edition_of_lesson_00(tmp_path / "catalogues", monkeypatch)
+    english = with_quick_code(LESSON.read_text(encoding="utf-8"))
+    (kit / "notebooks" / LESSON.name).write_text(english, encoding="utf-8")
+    text = with_quick_code(spanish_edition_of_lesson_00(tmp_path / "catalogues", monkeypatch))
     (kit / "notebooks" / "es" / LESSON.name).write_text(text, encoding="utf-8")
     return kit
+
+
+def seeded_work(work: Path, template_db: Path) -> Path:
+    """A work folder for a build that already holds the migrated tracking database the
+    build's runs start from (the tests' own), so the build does not migrate a new one."""
+    (work / "template").mkdir(parents=True)
+    shutil.copy(template_db, work / "template" / "template.db")
+    return work
 
 
 class _Headings(HTMLParser):
@@ -189,11 +231,15 @@ def switch_of(page: Path) -> Path:
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_build_of_lesson_00_is_a_complete_offline_site_in_both_languages(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    template_db: Path,
 ) -> None:
     kit = bilingual_kit(tmp_path, monkeypatch)
     out = tmp_path / "site"
-    assert site.build_site(out, only=["00"], jobs=1, root=kit, work=tmp_path / "work")
+    work = seeded_work(tmp_path / "work", template_db)
+    assert site.build_site(out, only=["00"], jobs=1, root=kit, work=work)
     printed = capsys.readouterr().out
     assert (
         "executing 1 lesson(s)" in printed and "(1 Spanish page(s) from the same runs)" in printed
@@ -221,6 +267,7 @@ def test_build_of_lesson_00_is_a_complete_offline_site_in_both_languages(
     spanish_page = spanish_lesson.read_text(encoding="utf-8")
     # Printed by a code cell of lesson 00 (the source only holds the f-string).
     assert re.search(r"\d+ of \d+ pinned packages match\.", page)
+    assert "<td>mlflow</td>" in page and "data:image/png;base64," in page  # table, figure
     assert "../index.html#course-map" in hrefs(page)
     assert "../index.html#mapa-del-curso" in hrefs(spanish_page)
     assert '<html lang="es">' in spanish_page and "← mapa del curso" in spanish_page
@@ -381,7 +428,9 @@ def test_conversion_rewrites_links_and_keeps_outputs(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
-def test_a_failing_notebook_fails_the_build_and_leaves_no_site(tmp_path: Path) -> None:
+def test_a_failing_notebook_fails_the_build_and_leaves_no_site(
+    tmp_path: Path, template_db: Path
+) -> None:
     kit = tmp_path / "kit"
     (kit / "notebooks").mkdir(parents=True)
     nb = nbformat.v4.new_notebook()
@@ -392,8 +441,9 @@ def test_a_failing_notebook_fails_the_build_and_leaves_no_site(tmp_path: Path) -
     nbformat.write(nb, kit / "notebooks" / "00_boom.ipynb")
     out = tmp_path / "site"
 
+    work = seeded_work(tmp_path / "work", template_db)
     with pytest.raises(site.BuildFailure, match=r"cell 1 .*ValueError: boom"):
-        site.build_site(out, jobs=1, root=kit, work=tmp_path / "work")
+        site.build_site(out, jobs=1, root=kit, work=work)
 
     assert not out.exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

@@ -9,17 +9,32 @@ the class server load test (:mod:`tools.classroom_load`, 30 students) unless
 ``--skip-classroom`` is given, and grades a class's worth of lab submissions with
 ``make grade`` (:mod:`tools.grade`) unless ``--skip-grading`` is given.
 ``--only-grading`` measures the grading alone and rewrites only its section.
+
+The section "Where the suite's time goes" runs the whole suite once (``pytest -n auto
+--dist worksteal --junitxml``) and sums its time per test file, then measures what every
+notebook and many tests pay again and again: a fresh kernel, the imports, the kit's setup
+cell, an MLflow tracking server, a new SQLite store's migrations, PostgreSQL and one
+``log_model``. It compares the suite
+with its floor: every notebook execution paying only the fixed cost, spread over the
+cores. ``--suite-junit PATH`` reads an existing JUnit file instead of running the suite;
+``--only-profile`` measures that section alone and rewrites only it; ``--skip-profile``
+leaves it out. The per-test times also go to ``tests/durations.json``, which the tests'
+``conftest.py`` reads to start the longest tests first.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +51,60 @@ KIT = 'from utils import setup_notebook\n\nkit = setup_notebook("benchmark_overh
 CLASS_SIZE = 30  # students in the class server load test
 GRADED_LAB = "lab03"  # the lab whose submissions the grading benchmark grades
 GRADING_HEADING = "## Grading a class's submissions"
+PROFILE_HEADING = "## Where the suite's time goes"
+DURATIONS = ROOT / "tests" / "durations.json"
+EMPTY = "pass"
+# The tests that execute one whole notebook each (lessons, lab solutions, lab student versions).
+NOTEBOOK_TESTS = (
+    "tests/test_notebooks.py::test_notebook_runs[",
+    "tests/test_labs.py::test_lab_solution_passes_every_check[",
+    "tests/test_labs.py::test_lab_student_version_runs_with_every_task_unfinished[",
+)
+# Each snippet runs in a fresh interpreter, in a store holding a migrated ``mlflow.db``, and
+# prints the seconds of the part it times.
+COMPONENTS = {
+    "tracking server": (
+        "starting and stopping an MLflow tracking server (`utils.servers.tracking_server`)",
+        "import os, time\n"
+        "from utils import servers\n"
+        "store = os.environ['KIT_STORE_DIR']\n"
+        "start = time.perf_counter()\n"
+        "with servers.tracking_server(backend_store_uri=f'sqlite:///{store}/mlflow.db'):\n"
+        "    pass\n"
+        "print(time.perf_counter() - start)\n",
+    ),
+    "fresh store": (
+        "creating and migrating a new SQLite tracking store (MLflow already imported)",
+        "import os, time\n"
+        "import mlflow\n"
+        "store = os.environ['KIT_STORE_DIR']\n"
+        "start = time.perf_counter()\n"
+        "mlflow.MlflowClient(tracking_uri=f'sqlite:///{store}/new.db').search_experiments()\n"
+        "print(time.perf_counter() - start)\n",
+    ),
+    "postgres": (
+        "starting and stopping PostgreSQL (`utils.servers.postgres_server`)",
+        "import time\n"
+        "from utils import servers\n"
+        "start = time.perf_counter()\n"
+        "with servers.postgres_server():\n"
+        "    pass\n"
+        "print(time.perf_counter() - start)\n",
+    ),
+    "log_model": (
+        "one `mlflow.sklearn.log_model` with explicit `pip_requirements`",
+        "import os, time\n"
+        "import mlflow, mlflow.sklearn\n"
+        "from sklearn.linear_model import LogisticRegression\n"
+        "model = LogisticRegression().fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])\n"
+        "store = os.environ['KIT_STORE_DIR']\n"
+        "mlflow.set_tracking_uri(f'sqlite:///{store}/mlflow.db')\n"
+        "with mlflow.start_run():\n"
+        "    start = time.perf_counter()\n"
+        "    mlflow.sklearn.log_model(model, name='model', pip_requirements=['scikit-learn'])\n"
+        "    print(time.perf_counter() - start)\n",
+    ),
+}
 
 
 @dataclass
@@ -181,6 +250,225 @@ def measure_grading(count: int = CLASS_SIZE, lab: str = GRADED_LAB) -> tuple[str
     return text, ok
 
 
+@dataclass
+class SuiteProfile:
+    """What one run of the suite cost, from its JUnit report.
+
+    Attributes:
+        seconds: The suite's wall time (the JUnit ``time``, or measured around the run).
+        per_file: Summed seconds of each test file's tests.
+        tests_per_file: How many tests each file has.
+        per_test: Seconds of each test, by node id.
+        notebook_runs: How many tests execute one whole notebook.
+        notebook_seconds: Their summed seconds.
+        failures: Failed or erroring tests.
+    """
+
+    seconds: float
+    per_file: dict[str, float]
+    tests_per_file: dict[str, int]
+    per_test: dict[str, float]
+    notebook_runs: int
+    notebook_seconds: float
+    failures: int = 0
+
+    @property
+    def summed(self) -> float:
+        return sum(self.per_file.values())
+
+
+def node_id(classname: str, name: str, root: Path = ROOT) -> str:
+    """Turn a JUnit ``classname`` and ``name`` back into a pytest node id.
+
+    ``tests.test_x`` is ``tests/test_x.py``; ``tests.test_x.TestY`` is
+    ``tests/test_x.py::TestY`` (the longest dotted prefix that is a file of ``root``, or of
+    the ``test_*`` part when no such file exists).
+    """
+    parts = classname.split(".")
+    cut = None
+    for end in range(len(parts), 0, -1):
+        if (root / Path(*parts[:end])).with_suffix(".py").is_file():
+            cut = end
+            break
+    if cut is None:
+        starts = [i for i, part in enumerate(parts) if part.startswith("test_")]
+        cut = starts[0] + 1 if starts else len(parts)
+    path = "/".join(parts[:cut]) + ".py"
+    return "::".join([path, *parts[cut:], name])
+
+
+def parse_junit(path: Path, root: Path = ROOT) -> SuiteProfile:
+    """Read a pytest JUnit report into a :class:`SuiteProfile`."""
+    tree = ET.parse(path)
+    suites = [tree.getroot()] if tree.getroot().tag == "testsuite" else list(tree.getroot())
+    seconds = sum(float(suite.get("time") or 0) for suite in suites)
+    per_file: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    per_test: dict[str, float] = {}
+    runs, notebook_seconds, failures = 0, 0.0, 0
+    for case in tree.iter("testcase"):
+        test = node_id(case.get("classname") or "", case.get("name") or "", root)
+        took = float(case.get("time") or 0)
+        file = test.split("::", 1)[0]
+        per_file[file] = per_file.get(file, 0.0) + took
+        counts[file] = counts.get(file, 0) + 1
+        per_test[test] = per_test.get(test, 0.0) + took
+        if test.startswith(NOTEBOOK_TESTS):
+            runs, notebook_seconds = runs + 1, notebook_seconds + took
+        if case.find("failure") is not None or case.find("error") is not None:
+            failures += 1
+    return SuiteProfile(seconds, per_file, counts, per_test, runs, notebook_seconds, failures)
+
+
+def run_suite(junit: Path, args: Sequence[str] = ()) -> float:
+    """Run the whole suite as ``make test`` does, writing ``junit``; return its wall time."""
+    command = [sys.executable, "-m", "pytest", "-n", "auto", "--dist", "worksteal", "-q",
+               "-p", "no:cacheprovider", f"--junitxml={junit}", *args]  # fmt: skip
+    start = time.perf_counter()
+    subprocess.run(command, cwd=ROOT, check=False)
+    return time.perf_counter() - start
+
+
+def durations_json(profile: SuiteProfile, least: float = 0.05) -> str:
+    """Return ``tests/durations.json``: every test that took ``least`` seconds or more."""
+    kept = {test: round(t, 2) for test, t in sorted(profile.per_test.items()) if t >= least}
+    return json.dumps(kept, indent=1, sort_keys=True) + "\n"
+
+
+def measure_component(code: str, repeat: int, template: Path | None = None) -> float:
+    """Run ``code`` in ``repeat`` fresh interpreters; return the median of what it prints.
+
+    Each run has a store of its own (``KIT_STORE_DIR``), holding a copy of ``template``
+    as ``mlflow.db`` when given.
+    """
+    times = []
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory(prefix="kit-bench-part-") as tmp:
+            runner.prepare_store(Path(tmp), template)
+            env = {**os.environ, "KIT_STORE_DIR": tmp, "MLFLOW_DISABLE_TELEMETRY": "true"}
+            for var in runner.ISOLATE_VARS:
+                env.pop(var, None)
+            done = subprocess.run(
+                [sys.executable, "-c", code],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=600,
+                check=False,
+            )
+            if done.returncode != 0:
+                raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr else "")
+            times.append(float(done.stdout.strip().splitlines()[-1]))
+    return statistics.median(times)
+
+
+def render_profile(
+    profile: SuiteProfile,
+    components: Sequence[tuple[str, float | None]],
+    fixed_cost: float,
+    cores: int,
+    source: str,
+) -> str:
+    """Return the markdown of the section "Where the suite's time goes".
+
+    Args:
+        profile: The suite's run.
+        components: (what, median seconds or ``None`` when it could not be measured).
+        fixed_cost: Seconds every notebook execution pays before its first own cell
+            (a fresh kernel plus the kit's setup cell).
+        cores: The cores the suite ran on.
+        source: Where the per-file figures come from, for the reader.
+    """
+    summed = profile.summed or 1.0
+    floor = profile.notebook_runs * fixed_cost / max(cores, 1)
+    lines = [
+        PROFILE_HEADING,
+        "",
+        f"{source}: {sum(profile.tests_per_file.values())} tests, "
+        f"{profile.failures} failed, {profile.seconds:.0f} s "
+        f"({profile.seconds / 60:.1f} min) of wall time on {cores} cores, "
+        f"{profile.summed:.0f} s of test time summed over the workers. "
+        f"Date: {time.strftime('%Y-%m-%d')}.",
+        "",
+        "| test file | tests | summed time (s) | share |",
+        "|---|---:|---:|---:|",
+    ]
+    for file, seconds in sorted(profile.per_file.items(), key=lambda kv: (-kv[1], kv[0])):
+        lines.append(
+            f"| {file} | {profile.tests_per_file[file]} | {seconds:.1f} | {seconds / summed:.1%} |"
+        )
+    lines += [
+        "",
+        f"Notebooks: {profile.notebook_runs} tests execute one whole notebook each (lessons, "
+        f"lab solutions, lab student versions); together {profile.notebook_seconds:.0f} s, "
+        f"{profile.notebook_seconds / summed:.1%} of the test time.",
+        "",
+        "### Component costs",
+        "",
+        "Each measured alone on this machine, in a fresh process, median of the runs.",
+        "",
+        "| component | median time (s) |",
+        "|---|---:|",
+    ]
+    for what, seconds in components:
+        shown = "not measured" if seconds is None else f"{seconds:.1f}"
+        lines.append(f"| {what} | {shown} |")
+    ratio = profile.seconds / floor if floor else float("nan")
+    lines += [
+        "",
+        "### The suite against its floor",
+        "",
+        f"Floor: {profile.notebook_runs} notebook executions x {fixed_cost:.1f} s fixed cost "
+        f"per notebook / {cores} cores = {floor:.0f} s. Measured suite: "
+        f"{profile.seconds:.0f} s. Ratio: {ratio:.1f}x.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def measure_profile(
+    args: argparse.Namespace, template: Path, folder: Path, kit: Row | None = None,
+    bare: Row | None = None,
+) -> str:  # fmt: skip
+    """Profile the suite and its components; return the section's markdown.
+
+    Also writes ``args.durations`` (the per-test times) unless it is empty.
+    """
+    cores = psutil.cpu_count(logical=True) or 1
+    if args.suite_junit:
+        profile = parse_junit(args.suite_junit)
+        source = f"From {args.suite_junit.name}"
+    else:
+        print("the whole suite, as `make test` runs it:", flush=True)
+        junit = folder / "suite.xml"
+        seconds = run_suite(junit)
+        profile = parse_junit(junit)
+        profile.seconds = seconds
+        source = "One run of `make test`"
+    if args.durations and profile.per_test:
+        Path(args.durations).write_text(durations_json(profile), encoding="utf-8")
+        print(f"wrote {args.durations}")
+    print("component costs:", flush=True)
+    empty = measure(tiny_notebook(folder, "empty", EMPTY), args.repeat, template, "empty kernel")
+    bare = bare or measure(tiny_notebook(folder, "bare", BARE), args.repeat, template, "bare")
+    kit = kit or measure(tiny_notebook(folder, "kit", KIT), args.repeat, template, "kit setup")
+    components: list[tuple[str, float | None]] = [
+        ("a fresh kernel (start, one empty cell, shut down)", empty.median_s),
+        (f"`{BARE}` (in that kernel, beyond its start)", bare.median_s - empty.median_s),
+        ("the kit's setup cell (in that kernel, beyond its start)", kit.median_s - empty.median_s),
+    ]
+    for name, (what, code) in COMPONENTS.items():
+        try:
+            seconds: float | None = measure_component(code, args.repeat, template)
+            print(f"  {name:<48} {seconds:6.1f} s", flush=True)
+        except (RuntimeError, ValueError, subprocess.TimeoutExpired) as error:
+            print(f"  {name:<48} FAILED: {error}", flush=True)
+            seconds = None
+        components.append((what, seconds))
+    return render_profile(profile, components, kit.median_s, cores, source)
+
+
 def replace_section(text: str, heading: str, section: str) -> str:
     """Return ``text`` with the ``##`` section ``heading`` replaced by ``section`` (or added)."""
     start = text.find(heading)
@@ -203,7 +491,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only-grading", action="store_true", help="measure grading alone; keep the rest"
     )
+    parser.add_argument(
+        "--suite-junit", type=Path, default=None,
+        help="read the suite's per-test times from this JUnit file instead of running it",
+    )  # fmt: skip
+    parser.add_argument(
+        "--skip-profile", action="store_true", help='skip "Where the suite\'s time goes"'
+    )
+    parser.add_argument(
+        "--only-profile", action="store_true", help="profile the suite alone; keep the rest"
+    )
+    parser.add_argument(
+        "--durations", default=str(DURATIONS),
+        help="where to write the per-test times ('' for nowhere)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    if args.only_profile:
+        with tempfile.TemporaryDirectory(prefix="kit-bench-") as tmp:
+            folder = Path(tmp)
+            template = runner.migrated_template(folder / "template")
+            section = measure_profile(args, template, folder)
+        old = args.output.read_text(encoding="utf-8") if args.output.exists() else ""
+        args.output.write_text(replace_section(old, PROFILE_HEADING, section), encoding="utf-8")
+        print(f"wrote {args.output}")
+        return 0
     if args.only_grading:
         print(f"grading {CLASS_SIZE} submissions:", flush=True)
         section, ok = measure_grading()
@@ -220,7 +531,10 @@ def main(argv: list[str] | None = None) -> int:
         kit = measure(tiny_notebook(folder, "kit", KIT), args.repeat, template, "kit setup")
         print("notebooks:")
         rows = [measure(p, args.repeat, template, p.relative_to(ROOT).as_posix()) for p in paths]
+        profile = "" if args.skip_profile else measure_profile(args, template, folder, kit, bare)
     text, load_ok = render(rows, (bare, kit), args.repeat), True
+    if profile:
+        text = text.rstrip("\n") + "\n\n" + profile
     if not args.skip_classroom:
         print(f"class server load test ({CLASS_SIZE} students):", flush=True)
         try:

@@ -194,6 +194,7 @@ def run_notebook(
     cell_timeout: int = 300,
     cwd: Path | None = None,
     allow_errors: bool = False,
+    leak_grace: float = 5.0,
 ) -> RunResult:
     """Execute ``path`` in a fresh kernel with its own store; never raises for cell errors.
 
@@ -206,6 +207,8 @@ def run_notebook(
         cwd: The folder the kernel starts in; by default the notebook's own.
         allow_errors: Run every cell even after one raised (the first error is still
             reported); the grader uses it so one broken task does not hide the others.
+        leak_grace: Seconds the notebook's processes get to end after the kernel has shut
+            down (a server may still be stopping) before they count as leaked and are killed.
 
     Returns:
         A :class:`RunResult`; its ``error``, ``deprecations`` and ``leaked`` say what
@@ -249,7 +252,7 @@ def run_notebook(
         finally:
             seconds = time.perf_counter() - start
             peak = sampler.stop()
-            leaked = reap_leaks(tag)
+            leaked = reap_leaks(tag, leak_grace)
     deprecations = []
     if executed.exists():
         deprecations = find_deprecations(json.loads(executed.read_text()))
