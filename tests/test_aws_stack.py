@@ -38,10 +38,27 @@ def alive(pids: set[int]) -> list[int]:
     return left
 
 
+_EARLIER_CHILDREN: set[int] = set()
+
+
+@pytest.fixture(autouse=True)
+def _note_earlier_children() -> None:
+    """Remember the descendants that existed before the test began.
+
+    An earlier test in the same worker may have left a long-lived helper of the standard
+    library behind (multiprocessing's resource tracker lives as long as its parent); it is
+    not the stack's, so only processes started during the test count as left behind.
+    """
+    _EARLIER_CHILDREN.clear()
+    _EARLIER_CHILDREN.update(child.pid for child in psutil.Process().children(recursive=True))
+
+
 def live_children() -> list[psutil.Process]:
-    """Return this process's descendants that are still running."""
+    """Return this process's descendants, started during the test, that are still running."""
     found = []
     for child in psutil.Process().children(recursive=True):
+        if child.pid in _EARLIER_CHILDREN:
+            continue
         try:
             if child.status() != psutil.STATUS_ZOMBIE:
                 found.append(child)

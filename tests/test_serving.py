@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import psutil
 import pytest
 
 from utils.servers import free_port
@@ -60,6 +61,9 @@ def served(
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("KIT_STORE_DIR", str(tmp_path_factory.mktemp("store")))
         with model_server(str(path)) as server:
+            # The launcher handed its place to the web server: no idle MLflow process beside it.
+            main = psutil.Process(server.pid)
+            assert not main.children(recursive=True), main.cmdline()
             yield server.url
 
 

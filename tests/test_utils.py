@@ -8,6 +8,7 @@ import sys
 import warnings
 from pathlib import Path
 
+import psutil
 import pytest
 
 from utils import checks, environment, notebook, paths, servers
@@ -183,6 +184,10 @@ def test_tracking_server_starts_answers_and_leaves_nothing(isolated_store: Path)
         assert created.status_code == 200, created.text
         pid = server.pid
         assert group_alive(pid)
+        # The launcher handed its place to uvicorn: one process, no idle MLflow beside it.
+        main = psutil.Process(pid)
+        assert "uvicorn" in " ".join(main.cmdline()), main.cmdline()
+        assert not main.children(recursive=True), "an idle launcher process is still there"
     assert not group_alive(pid), "a process of the server's group survived"
 
 
