@@ -225,6 +225,7 @@ def report(failures: list[Failure], summary: str, store_ok: bool = True) -> str:
         failures=failures,
         store=StoreCheck(store_ok, ["Made a store.", "Upgraded it."]),
         minutes=21.4,
+        commit="abc1234",
     )
 
 
@@ -232,7 +233,7 @@ def test_the_report_lists_versions_failures_store_check_and_next_steps() -> None
     failures = test_latest.parse_junit(JUNIT)
     text = report(failures, "2 failed, 1 passed, 1 error in 9.00s")
     assert "Date: 2026-12-03 12:00 UTC. Machine: 2 cores, 24 GiB, Linux x86_64." in text
-    assert "Python 3.11.7. Took 21 min." in text
+    assert "Python 3.11.7. Took 21 min.\nThe kit at commit `abc1234`." in text
     assert "| mlflow[auth] | 3.17.2 | 3.18.0 | 3.17.2 | 3.18.0 did not resolve; fell back |" in text
     assert "| pyarrow | 25.0.1 | 26.0.1 | 26.0.1 **(new)** |  |" in text
     assert "`/kit/.venv-latest/bin/python`, MLflow 3.17.2" in text

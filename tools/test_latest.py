@@ -632,6 +632,15 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {memory}{platform.system()} {platform.machine()}"
 
 
+def kit_commit() -> str:
+    """Return the kit's current commit (short hash, ``+changes`` if the tree differs), or ""."""
+    head = run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT)
+    if head.returncode != 0:
+        return ""
+    dirty = run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT)
+    return head.stdout.strip() + (" +changes" if dirty.stdout.strip() else "")
+
+
 def render_report(
     *,
     date: str,
@@ -643,6 +652,7 @@ def render_report(
     failures: Sequence[Failure],
     store: StoreCheck,
     minutes: float,
+    commit: str = "",
 ) -> str:
     """Return the text of ``TEST_LATEST.md``."""
     lines = [
@@ -654,6 +664,7 @@ def render_report(
         "with the pinned MLflow. Run it before changing a pin (see CONTRIBUTING.md).",
         "",
         f"Date: {date}. Machine: {machine_line}. Python {python}. Took {minutes:.0f} min.",
+        *([f"The kit at commit `{commit}`."] if commit else []),
         "",
         "## Versions",
         "",
@@ -750,6 +761,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         failures=failures,
         store=store,
         minutes=(time.monotonic() - start) / 60,
+        commit=kit_commit(),
     )
     args.report.write_text(report)
     summary = pytest_summary(output)
