@@ -149,7 +149,7 @@ def isolated_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, template_db:
     return store
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def require_postgres() -> None:
     """PostgreSQL must be present in CI; on a laptop without it the test says so and skips."""
     try:

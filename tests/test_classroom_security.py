@@ -32,7 +32,7 @@ import psutil
 import pytest
 import requests
 
-from utils import classroom, servers
+from utils import classroom
 
 pytestmark = pytest.mark.slow
 
@@ -131,14 +131,8 @@ def create_objects(room: Room, user: str, tag: str, full: bool = True) -> Object
 
 
 @pytest.fixture(scope="module")
-def class_env() -> Iterator[None]:
+def class_env(require_postgres: None) -> Iterator[None]:
     """No MLflow settings of the caller's; the servers' logs in a folder of the module's."""
-    try:
-        servers.postgres_bin_dir()
-    except servers.PostgresNotInstalled as missing:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(str(missing))
     store = Path(tempfile.mkdtemp(prefix="kit-classroom-security-store-"))
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("KIT_STORE_DIR", str(store))

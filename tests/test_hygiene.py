@@ -289,13 +289,21 @@ def test_a_missing_image_fails_the_link_check(tmp_path: Path) -> None:
 # --- Instructor guide ----------------------------------------------------------------
 
 
-def test_instructor_guide_covers_every_lesson_and_lab_with_the_labs_durations() -> None:
-    guide = (checks.ROOT / "INSTRUCTOR_GUIDE.md").read_text(encoding="utf-8")
+@pytest.mark.parametrize(
+    ("guide_name", "lessons", "readme_name"),
+    [("INSTRUCTOR_GUIDE.md", "notebooks/", "README.md"),
+     ("INSTRUCTOR_GUIDE.es.md", "notebooks/es/", "README.es.md")],
+    ids=["en", "es"],
+)  # fmt: skip
+def test_instructor_guide_covers_every_lesson_and_lab_with_the_labs_durations(
+    guide_name: str, lessons: str, readme_name: str
+) -> None:
+    guide = (checks.ROOT / guide_name).read_text(encoding="utf-8")
     targets = set(checks.markdown_targets(guide))
     for path in checks.lesson_notebooks():
-        assert f"notebooks/{path.name}" in targets, f"the guide's schedule misses {path.name}"
+        assert f"{lessons}{path.name}" in targets, f"the guide's schedule misses {path.name}"
     for folder in checks.lab_folders():
-        readme = f"labs/{folder.name}/README.md"
+        readme = f"labs/{folder.name}/{readme_name}"
         assert readme in targets, f"the guide misses {folder.name}"
         duration = (folder / "README.md").read_text(encoding="utf-8").split("## Duration")[1]
         minutes = re.search(r"About (\d+) minutes", duration).group(1)

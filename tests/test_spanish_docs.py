@@ -159,22 +159,6 @@ def test_a_readme_without_the_markers_is_reported(stale_readme: Path) -> None:
 # --- The Spanish instructor guide ------------------------------------------------------
 
 
-def test_the_spanish_guide_covers_every_lesson_and_lab_with_the_labs_durations() -> None:
-    guide = GUIDE_ES.read_text(encoding="utf-8")
-    targets = set(checks.markdown_targets(guide))
-    for path in checks.lesson_notebooks():
-        assert f"notebooks/es/{path.name}" in targets, f"the guide's schedule misses {path.name}"
-    for folder in checks.lab_folders():
-        readme = f"labs/{folder.name}/README.es.md"
-        assert readme in targets, f"the guide misses {folder.name}"
-        duration = (folder / "README.md").read_text(encoding="utf-8").split("## Duration")[1]
-        minutes = re.search(r"About (\d+) minutes", duration).group(1)
-        rows = [line for line in guide.splitlines() if f"]({readme})" in line]
-        assert rows and all(f"| {minutes} min |" in row for row in rows), (
-            f"the guide's duration for {folder.name} differs from its README ({minutes} min)"
-        )
-
-
 # --- Links ----------------------------------------------------------------------------
 
 
