@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import stat
 import subprocess
@@ -11,6 +12,21 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def make(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``make -C ROOT args``, as a student would type it.
+
+    Variables given to an outer ``make`` (``make test PYTHON=python3.13``) reach the inner
+    one through ``MAKEFLAGS`` and the environment; they are left out so that each call sees
+    only its own.
+    """
+    outer = re.findall(r"(?:^|\s)([A-Za-z_]\w*)=", os.environ.get("MAKEFLAGS", ""))
+    drop = {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", *outer}
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    return subprocess.run(
+        ["make", "-C", str(ROOT), *args], capture_output=True, text=True, timeout=60, env=env
+    )
 
 
 def makefile_versions() -> list[str]:
@@ -58,12 +74,7 @@ def test_setup_refuses_an_unsupported_python_and_names_the_supported_ones(
 ) -> None:
     python = fake_python(tmp_path, version)
     venv = tmp_path / "venv"
-    done = subprocess.run(
-        ["make", "-C", str(ROOT), "setup", f"PYTHON={python}", f"VENV={venv}"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = make("setup", f"PYTHON={python}", f"VENV={venv}")
     assert done.returncode != 0
     supported = ", ".join(makefile_versions())
     assert f"The kit supports Python {supported}; {python} is {version[0]}.{version[1]}" in (
@@ -75,18 +86,8 @@ def test_setup_refuses_an_unsupported_python_and_names_the_supported_ones(
 def test_a_named_python_gets_a_venv_of_its_version(tmp_path: Path) -> None:
     """`make ... PYTHON=python3.13` must not reuse a .venv made by another Python."""
     python = fake_python(tmp_path, (3, 10))
-    done = subprocess.run(
-        ["make", "-C", str(ROOT), "-n", "test", f"PYTHON={python}"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = make("-n", "test", f"PYTHON={python}")
     assert ".venv-3.10/bin/python -m pytest" in done.stdout
-    default = subprocess.run(
-        ["make", "-C", str(ROOT), "-n", "-W", "requirements.txt", "test"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    default = make("-n", "-W", "requirements.txt", "test")
     assert "\n.venv/bin/python -m pytest" in default.stdout
     assert "test -d .venv ||" in default.stdout
