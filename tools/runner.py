@@ -97,6 +97,11 @@ def reap_leaks(tag: str, grace: float = 5.0) -> list[str]:
             proc.kill()
         except psutil.Error:
             continue
+    # A kill takes effect asynchronously: wait until the killed processes are really gone
+    # (or are zombies whose new parent reaps them), so that nothing is running on return.
+    deadline = time.monotonic() + 10
+    while tagged_processes(tag) and time.monotonic() < deadline:
+        time.sleep(0.05)
     return described
 
 
