@@ -138,15 +138,23 @@ def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def isolated_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, template_db: Path) -> Path:
-    """A kit store of the test's own (servers' logs go there), with no tracking URI set."""
+def isolated_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, template_db: Path
+) -> Iterator[Path]:
+    """A kit store of the test's own (servers' logs go there), with no tracking URI set.
+
+    No ``MLFLOW_TRACKING_URI`` in the environment, and MLflow's current URI (which an earlier
+    test in the same worker may have left on a server that has stopped since, where every
+    call would wait out MLflow's retries) is the store's database until the test ends.
+    """
     store = tmp_path / "store"
     store.mkdir()
     shutil.copy(template_db, store / "mlflow.db")
     monkeypatch.setenv("KIT_STORE_DIR", str(store))
     for var in ("MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_USERNAME"):
         monkeypatch.delenv(var, raising=False)
-    return store
+    with _tracking_to(f"sqlite:///{store / 'mlflow.db'}"):
+        yield store
 
 
 @pytest.fixture(scope="session")
