@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -38,33 +39,27 @@ def alive(pids: set[int]) -> list[int]:
     return left
 
 
-_EARLIER_CHILDREN: set[int] = set()
-
-
-@pytest.fixture(autouse=True)
-def _note_earlier_children() -> None:
-    """Remember the descendants that existed before the test began.
+@pytest.fixture
+def live_children() -> Callable[[], list[psutil.Process]]:
+    """Return a function listing this process's running descendants started during the test.
 
     An earlier test in the same worker may have left a long-lived helper of the standard
     library behind (multiprocessing's resource tracker lives as long as its parent); it is
     not the stack's, so only processes started during the test count as left behind.
     """
-    _EARLIER_CHILDREN.clear()
-    _EARLIER_CHILDREN.update(child.pid for child in psutil.Process().children(recursive=True))
+    earlier = {child.pid for child in psutil.Process().children(recursive=True)}
 
+    def running_since() -> list[psutil.Process]:
+        found = []
+        for child in psutil.Process().children(recursive=True):
+            try:
+                if child.pid not in earlier and child.status() != psutil.STATUS_ZOMBIE:
+                    found.append(child)
+            except psutil.NoSuchProcess:
+                continue
+        return found
 
-def live_children() -> list[psutil.Process]:
-    """Return this process's descendants, started during the test, that are still running."""
-    found = []
-    for child in psutil.Process().children(recursive=True):
-        if child.pid in _EARLIER_CHILDREN:
-            continue
-        try:
-            if child.status() != psutil.STATUS_ZOMBIE:
-                found.append(child)
-        except psutil.NoSuchProcess:
-            continue
-    return found
+    return running_since
 
 
 # --- input checks (nothing starts) --------------------------------------------------------
@@ -73,7 +68,9 @@ def live_children() -> list[psutil.Process]:
 @pytest.mark.parametrize(
     "bucket", ["My_Bucket", "ab", "-starts-with-dash", "two..dots", "192.168.0.1", "x" * 64]
 )
-def test_a_bad_bucket_name_is_refused_before_anything_starts(bucket: str) -> None:
+def test_a_bad_bucket_name_is_refused_before_anything_starts(
+    bucket: str, live_children: Callable[[], list[psutil.Process]]
+) -> None:
     with pytest.raises(ValueError, match="not a valid S3 bucket name") as error:
         with local_aws_stack(bucket):
             pass
@@ -136,7 +133,7 @@ def test_the_command_line_reports_a_bad_bucket(capsys: pytest.CaptureFixture[str
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_the_stack_stores_runs_in_postgres_and_artifacts_in_the_bucket(
-    isolated_store: Path,
+    isolated_store: Path, live_children: Callable[[], list[psutil.Process]]
 ) -> None:
     import psycopg
     from mlflow import MlflowClient
@@ -168,7 +165,9 @@ def test_the_stack_stores_runs_in_postgres_and_artifacts_in_the_bucket(
 @pytest.mark.usefixtures("require_postgres")
 @pytest.mark.slow
 @pytest.mark.timeout(300)
-def test_a_part_that_cannot_start_is_named_with_its_log(isolated_store: Path) -> None:
+def test_a_part_that_cannot_start_is_named_with_its_log(
+    isolated_store: Path, live_children: Callable[[], list[psutil.Process]]
+) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
         taken.bind((servers.HOST, 0))
         taken.listen()
@@ -184,7 +183,9 @@ def test_a_part_that_cannot_start_is_named_with_its_log(isolated_store: Path) ->
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
-def test_a_failure_inside_the_block_still_stops_every_part(isolated_store: Path) -> None:
+def test_a_failure_inside_the_block_still_stops_every_part(
+    isolated_store: Path, live_children: Callable[[], list[psutil.Process]]
+) -> None:
     with pytest.raises(RuntimeError, match="student error"):
         with local_aws_stack(backend="sqlite") as aws:
             members = group_members({server.pid for server in aws.servers})

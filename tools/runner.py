@@ -83,25 +83,27 @@ def tagged_processes(tag: str) -> list[psutil.Process]:
     return found
 
 
-def reap_leaks(tag: str, grace: float = 5.0) -> list[str]:
-    """Wait ``grace`` seconds for tagged processes to end, kill what is left, list them."""
-    deadline = time.monotonic() + grace
+def wait_until_gone(tag: str, seconds: float) -> list[psutil.Process]:
+    """Wait up to ``seconds`` for the tagged processes to end; return those still running."""
+    deadline = time.monotonic() + seconds
     left = tagged_processes(tag)
     while left and time.monotonic() < deadline:
-        time.sleep(0.2)
+        time.sleep(0.05)
         left = tagged_processes(tag)
+    return left
+
+
+def reap_leaks(tag: str, grace: float = 5.0) -> list[str]:
+    """Wait ``grace`` seconds for tagged processes to end, kill what is left, list them."""
     described = []
-    for proc in left:
+    for proc in wait_until_gone(tag, grace):
         try:
             described.append(f"pid {proc.pid}: {' '.join(proc.cmdline())[:200]}")
             proc.kill()
         except psutil.Error:
             continue
-    # A kill takes effect asynchronously: wait until the killed processes are really gone
-    # (or are zombies whose new parent reaps them), so that nothing is running on return.
-    deadline = time.monotonic() + 10
-    while tagged_processes(tag) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    # A kill takes effect asynchronously: nothing tagged runs any more on return.
+    wait_until_gone(tag, 10)
     return described
 
 
