@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import psutil
 import pytest
+import requests
 
 from utils.servers import free_port
 from utils.serving import ServingError, _payload, invocations_url, latency_test, predict_churn
@@ -61,7 +62,8 @@ def served(
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("KIT_STORE_DIR", str(tmp_path_factory.mktemp("store")))
         with model_server(str(path)) as server:
-            # The launcher handed its place to the web server: no idle MLflow process beside it.
+            # uvicorn answers from inside the launcher: no idle MLflow process beside it.
+            assert requests.get(server.url + "/ping", timeout=5).headers["server"] == "uvicorn"
             main = psutil.Process(server.pid)
             assert not main.children(recursive=True), main.cmdline()
             yield server.url

@@ -116,6 +116,7 @@ class LoadResult:
         checks: Each security check (see :data:`CHECKS`) and its count.
         leftovers: What refused writes left behind (intruder runs, metrics, experiments,
             artifact files); 0 when nothing.
+        folder: The temporary folder the class server ran in (deleted at the end).
     """
 
     students: int
@@ -132,6 +133,7 @@ class LoadResult:
     private: bool = False
     checks: dict[str, Check] = field(default_factory=dict)
     leftovers: int = 0
+    folder: str = ""
 
     @property
     def requests(self) -> int:
@@ -489,6 +491,7 @@ def run_load_test(
     result.checks = {label: Check(expected_status(label, private)) for label in CHECKS}
     names = [f"student{number:02d}" for number in range(1, students + 1)]
     folder = Path(tempfile.mkdtemp(prefix="kit-classroom-load-"))
+    result.folder = str(folder)
     began = time.perf_counter()
     try:
         with classroom_server(names, folder, workers=workers, private=private) as room:

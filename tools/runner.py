@@ -70,17 +70,21 @@ class RunResult:
     leaked: list[str] = field(default_factory=list)
 
 
+def carries_tag(proc: psutil.Process, tag: str) -> bool:
+    """Tell whether ``proc`` is live, not this process, and has ``tag`` in its environment."""
+    try:
+        return (
+            proc.pid != os.getpid()
+            and proc.environ().get(TAG_VAR) == tag
+            and proc.status() != psutil.STATUS_ZOMBIE
+        )
+    except (psutil.Error, OSError):
+        return False
+
+
 def tagged_processes(tag: str) -> list[psutil.Process]:
     """Return the running processes whose environment carries ``tag``."""
-    found = []
-    for proc in psutil.process_iter(["pid"]):
-        try:
-            if proc.pid != os.getpid() and proc.environ().get(TAG_VAR) == tag:
-                if proc.status() != psutil.STATUS_ZOMBIE:
-                    found.append(proc)
-        except (psutil.Error, OSError):
-            continue
-    return found
+    return [proc for proc in psutil.process_iter(["pid"]) if carries_tag(proc, tag)]
 
 
 def wait_until_gone(tag: str, seconds: float) -> list[psutil.Process]:
@@ -116,13 +120,25 @@ class _MemorySampler(threading.Thread):
         self._halt = threading.Event()
 
     def run(self) -> None:
+        # Reading every process's environment four times a second cost the test worker
+        # more CPU than some notebooks, so a verdict is kept per process. Not for a young
+        # process without the tag: it may not have replaced itself (exec) with the program
+        # that carries it yet.
+        verdicts: dict[tuple[int, float], bool] = {}
         while not self._halt.is_set():
             total = 0
-            for proc in tagged_processes(self.tag):
-                try:
-                    total += proc.memory_info().rss
-                except psutil.Error:
-                    continue
+            for proc in psutil.process_iter(["create_time"]):
+                key = (proc.pid, proc.info["create_time"])
+                tagged = verdicts.get(key)
+                if tagged is None:
+                    tagged = carries_tag(proc, self.tag)
+                    if tagged or time.time() - proc.info["create_time"] > 2:
+                        verdicts[key] = tagged
+                if tagged:
+                    try:
+                        total += proc.memory_info().rss
+                    except psutil.Error:
+                        continue
             self.peak = max(self.peak, total)
             self._halt.wait(self.interval)
 
@@ -253,6 +269,10 @@ def run_notebook(
                 log_output=False,
                 execution_timeout=cell_timeout,
                 allow_errors=allow_errors,
+                # Papermill would otherwise rewrite (copy, validate, serialize) the whole
+                # executed notebook after every cell: seconds of CPU per notebook. It is
+                # written once, at the end or when a cell fails.
+                request_save_on_cell_execute=False,
             )
         except Exception as exc:  # noqa: BLE001 - any failure becomes the test's message
             error = describe_cell_error(exc, path)

@@ -660,7 +660,7 @@ def classroom_server(
         auth_database = _create_database(db, AUTH_DATABASE)
         config.write_text(auth_config(auth_database, private=private), encoding="utf-8")
         command = [
-            *servers.MLFLOW_CLI, "server",
+            *servers.MLFLOW_SERVER_CLI, "server",
             "--app-name", "basic-auth",
             "--host", host,
             "--port", str(port),
