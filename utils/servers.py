@@ -45,10 +45,12 @@ FAST_SERVER_ENV: dict[str, str] = {
 # so, while the second process imports MLflow again (seconds of CPU). This launcher runs
 # the same MLflow command, but where MLflow would start uvicorn and wait, it runs uvicorn
 # in its own process: the same server, with the same options and environment, one process
-# and one import of MLflow instead of two. ``mlflow server`` keeps its waiting process when
-# its background job runner is on, since that process runs the jobs; ``mlflow models
-# serve`` keeps it unless the model runs in the current environment (``--env-manager
-# local``, as :func:`model_server` asks).
+# and one import of MLflow instead of two. With several workers it replaces itself with
+# uvicorn instead (``exec``, as a shell's ``exec`` does), so that uvicorn's supervisor stays
+# a small process beside the workers rather than one holding all of MLflow. ``mlflow
+# server`` keeps its waiting process when its background job runner is on, since that
+# process runs the jobs; ``mlflow models serve`` keeps it unless the model runs in the
+# current environment (``--env-manager local``, as :func:`model_server` asks).
 EXEC_LAUNCHER = """\
 import os
 import shlex
@@ -59,7 +61,9 @@ def run_in_place(command, env):
     command = [str(part) for part in command]
     if command[:2] == ["bash", "-c"] and command[2].startswith("exec "):
         command = shlex.split(command[2])[1:]
-    if command[:1] == ["uvicorn"] or command[:3] == [sys.executable, "-m", "uvicorn"]:
+    one_worker = "--workers" not in command or command[command.index("--workers") + 1] == "1"
+    uvicorn = command[:1] == ["uvicorn"] or command[:3] == [sys.executable, "-m", "uvicorn"]
+    if uvicorn and one_worker:
         os.environ.clear()
         os.environ.update(env)
         from uvicorn.main import main
