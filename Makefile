@@ -76,7 +76,7 @@ classroom: $(STAMP)  ## Run a tracking server for a class: make classroom ROSTER
 	$(if $(and $(ROSTER),$(DIR)),,$(error Give a roster and a class folder: make classroom ROSTER=roster.txt DIR=~/class-mlflow))
 	$(PY) -m utils.classroom start --roster "$(ROSTER)" --dir "$(DIR)" --port $(PORT) $(ARGS)
 
-grade: $(STAMP)  ## Grade submitted lab notebooks in fresh kernels: make grade SUBMISSIONS=DIR LAB=03
+grade: $(STAMP)  ## Grade submitted lab notebooks, each in a kernel of its own: make grade SUBMISSIONS=DIR LAB=03
 	$(if $(and $(SUBMISSIONS),$(LAB)),,$(error Give the submissions folder and the lab: make grade SUBMISSIONS=~/lab03 LAB=03))
 	$(PY) -m tools.grade "$(SUBMISSIONS)" "$(LAB)" $(ARGS)
 

@@ -116,8 +116,18 @@ def test_only_profile_renders_from_a_junit_file_without_running_the_suite(
     def no_suite(*args: object, **kwargs: object) -> float:
         raise AssertionError("the suite ran")
 
-    def quick(path: Path, repeat: int, template: Path, label: str) -> benchmark.Row:
-        seconds = {"empty kernel": 2.0, "bare": 3.0, "kit setup": 3.5}[label]
+    def quick(
+        path: Path, repeat: int, template: Path, label: str, warm: bool = False
+    ) -> benchmark.Row:
+        seconds = {
+            "empty kernel": 2.0,
+            "bare": 3.0,
+            "kit setup": 3.5,
+            "warm-kernel server start": 4.0,
+            "empty warm kernel": 0.5,
+            "kit setup, warm": 0.75,
+        }[label]
+        assert warm == ("warm" in label), label
         return benchmark.Row(label, seconds, [seconds], 100.0, True)
 
     monkeypatch.setattr(benchmark, "run_suite", no_suite)
@@ -136,7 +146,11 @@ def test_only_profile_renders_from_a_junit_file_without_running_the_suite(
     assert "beyond its start) | 1.0 |" in text  # import mlflow, pandas, sklearn: 3.0 - 2.0
     assert "| the kit's setup cell (in that kernel, beyond its start) | 1.5 |" in text
     assert text.count("| 1.2 |") == len(benchmark.COMPONENTS)  # 1.25 s each, one decimal
-    assert "4 notebook executions x 3.5 s fixed cost per notebook" in text
+    warm_row = "| a warm kernel, as the tests fork it (start, one empty cell, shut down) | 0.5 |"
+    assert warm_row in text
+    assert "| the kit's setup cell (in a warm kernel, beyond its start) | 0.2 |" in text
+    # The floor counts the fixed cost of the tests' kernels, the warm ones.
+    assert "4 notebook executions x 0.8 s fixed cost per notebook" in text
     assert json.loads(durations.read_text())["tests/test_site.py::TestPages::test_links"] == 9.5
 
 

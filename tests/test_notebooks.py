@@ -1,4 +1,7 @@
-"""Every lesson notebook runs top to bottom in a fresh kernel with its own MLflow store.
+"""Every lesson notebook runs top to bottom in a kernel with its own MLflow store.
+
+The kernel is a new process forked from one that has already imported the course's
+libraries (``tools/warm_kernels.py``); ``KIT_KERNELS=fresh`` starts each from scratch instead.
 
 A notebook fails when a cell raises, when MLflow shows a deprecation warning it did not
 catch on purpose, or when a process it started outlives it.

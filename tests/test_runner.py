@@ -7,12 +7,14 @@ purpose and must pass.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import nbformat
+import psutil
 import pytest
 
-from tools import runner
+from tools import runner, warm_kernels
 
 SETUP = 'from utils import setup_notebook\n\nkit = setup_notebook("99_fixture")'
 
@@ -30,13 +32,19 @@ def write(tmp_path: Path, *cells: str) -> Path:
 
 
 def run(
-    tmp_path: Path, template_db: Path, *cells: str, leak_grace: float = 5.0
+    tmp_path: Path,
+    template_db: Path,
+    *cells: str,
+    leak_grace: float = 5.0,
+    warm: bool | None = None,
 ) -> runner.RunResult:
     tmp_path.mkdir(exist_ok=True)
     path = write(tmp_path, *cells)
     work = tmp_path / "run"
     work.mkdir()
-    return runner.run_notebook(path, work, template_db, cell_timeout=60, leak_grace=leak_grace)
+    return runner.run_notebook(
+        path, work, template_db, cell_timeout=60, leak_grace=leak_grace, warm=warm
+    )
 
 
 @pytest.mark.notebook
@@ -87,15 +95,92 @@ def test_an_mlflow_deprecation_fails_unless_caught_on_purpose(
 
 
 @pytest.mark.notebook
-def test_a_leaked_process_fails_and_is_killed(tmp_path: Path, template_db: Path) -> None:
-    leak = (
+@pytest.mark.parametrize("warm", [True, False], ids=["warm-kernel", "fresh-kernel"])
+def test_a_leaked_process_fails_and_is_killed(
+    tmp_path: Path, template_db: Path, warm: bool
+) -> None:
+    started = (
         "import subprocess, sys\n"
         "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'],"
         " start_new_session=True)"
     )
-    # The process sleeps for minutes: waiting the usual 5 s for it to end would only cost time.
-    result = run(tmp_path, template_db, SETUP, leak, leak_grace=0.5)
-    assert result.leaked and "time.sleep(300)" in result.leaked[0]
+    # A copy of the kernel itself (fork without exec) in a session of its own, which the
+    # kernel's shutdown does not reach: it shows the environment the kernel started with,
+    # for a warm kernel the warm-kernel server's.
+    forked = (
+        "import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(300)\n    os._exit(0)"
+    )
+    # They sleep for minutes: waiting the usual 5 s for them to end would only cost time.
+    result = run(tmp_path, template_db, SETUP, started, forked, leak_grace=0.5, warm=warm)
+    assert len(result.leaked) == 2, result.leaked
+    assert any("time.sleep(300)" in leak for leak in result.leaked)
     with pytest.raises(runner.NotebookFailure, match="outlived"):
         runner.check_result(result)
-    assert runner.tagged_processes(result.tag) == []
+    assert runner.tagged_processes(result.tags, result.skip) == []
+
+
+KERNEL_FACTS = (
+    "import os, sys, psutil\n"
+    "print('PID', os.getpid())\n"
+    "print('PARENT', psutil.Process().ppid())\n"
+    "print('PRELOADED', 'sklearn.ensemble' in sys.modules)"
+)
+
+
+def facts(result: runner.RunResult) -> dict[str, str]:
+    text = runner.output_text(nbformat.read(result.executed, as_version=4))
+    pairs = [line.split(" ", 1) for line in text.splitlines() if " " in line]
+    return {key: value for key, value in pairs if key in ("PID", "PARENT", "PRELOADED", "STORE")}
+
+
+@pytest.mark.notebook
+def test_a_warm_kernel_is_a_new_process_with_the_runs_own_store(
+    tmp_path: Path, template_db: Path
+) -> None:
+    # Each run marks a preloaded module: the next run must not see the mark.
+    mark = (
+        "import sklearn\n"
+        "assert not hasattr(sklearn, 'MARKED_BY_AN_EARLIER_RUN')\n"
+        "sklearn.MARKED_BY_AN_EARLIER_RUN = True\n"
+        "print('STORE', os.environ['KIT_STORE_DIR'])"
+    )
+    first = run(tmp_path / "first", template_db, SETUP, KERNEL_FACTS, mark, warm=True)
+    second = run(tmp_path / "second", template_db, SETUP, KERNEL_FACTS, mark, warm=True)
+    for result in (first, second):
+        runner.check_result(result)
+        seen = facts(result)
+        assert seen["PRELOADED"] == "True"
+        assert int(seen["PARENT"]) in result.skip  # forked by the warm-kernel server
+        assert seen["STORE"] == str(result.store)
+    assert facts(first)["PID"] != facts(second)["PID"]
+
+
+@pytest.mark.notebook
+def test_a_fresh_kernel_imports_everything_itself(tmp_path: Path, template_db: Path) -> None:
+    result = run(tmp_path, template_db, KERNEL_FACTS, warm=False)
+    runner.check_result(result)
+    seen = facts(result)
+    assert seen["PRELOADED"] == "False"
+    assert int(seen["PARENT"]) == os.getpid() and result.skip == []
+
+
+def test_warnings_mlflow_raised_while_preloading_are_told_apart() -> None:
+    raised = [
+        "FutureWarning: `x` is deprecated (/v/site-packages/mlflow/models/x.py:3)",
+        "DeprecationWarning: old API (/v/site-packages/pandas/core/y.py:9)",
+        "UserWarning: something about mlflow (/v/site-packages/mlflow/z.py:1)",
+    ]
+    assert runner.mlflow_warnings(raised) == raised[:1]
+
+
+def test_the_warm_kernel_server_forks_kernels_and_stops_without_leftovers(
+    tmp_path: Path,
+) -> None:
+    server = warm_kernels.WarmKernels(dict(os.environ), modules=("json",))
+    try:
+        assert server.warnings == []
+        child = psutil.Process(server.pid)
+        assert child.is_running()
+    finally:
+        server.close()
+    assert not child.is_running() and not Path(server.socket_path).exists()

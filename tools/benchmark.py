@@ -1,10 +1,13 @@
-"""Time every notebook and lab the way the tests run them, and write BENCHMARK.md.
+"""Time every notebook and lab as a student runs it, and write BENCHMARK.md.
 
 ``python -m tools.benchmark`` (``make benchmark``) executes each notebook one at a time
-(so runs do not compete for the two cores) and records its wall time (median over
-``--repeat`` runs) and the peak memory of its kernel with everything the kernel started.
-It also measures the kit's fixed cost per notebook (a fresh kernel plus the setup cell)
-against a fresh kernel that only runs ``import mlflow, pandas, sklearn``. Then it runs
+(so runs do not compete for the two cores), with the test runner, in a fresh kernel as
+JupyterLab starts one (the tests fork warm kernels instead, :mod:`tools.warm_kernels`, so
+every notebook also runs both ways), and records its wall time (median over ``--repeat``
+runs) and the peak memory of its kernel with everything the kernel started. It also
+measures the kit's fixed cost per notebook (a fresh kernel plus the setup cell) against a
+fresh kernel that only runs ``import mlflow, pandas, sklearn``, and the same setup cell in
+a warm kernel. Then it runs
 the class server load test (:mod:`tools.classroom_load`, 30 students) unless
 ``--skip-classroom`` is given, and grades a class's worth of lab submissions with
 ``make grade`` (:mod:`tools.grade`) unless ``--skip-grading`` is given.
@@ -13,13 +16,14 @@ the class server load test (:mod:`tools.classroom_load`, 30 students) unless
 The section "Where the suite's time goes" runs the whole suite three times
 (``--suite-runs``; ``pytest -n auto --dist worksteal --junitxml``), takes the median run
 and sums its time per test file, then measures what every notebook and many tests pay
-again and again: a fresh kernel, the imports, the kit's setup cell, an MLflow tracking
-server, a new SQLite store's migrations, PostgreSQL and one ``log_model``. It compares the
-suite with its floor: every notebook execution paying only the fixed cost, spread over the
-cores. ``--suite-junit PATH`` reads an existing JUnit file instead of running the suite;
-``--only-profile`` measures that section alone and rewrites only it; ``--skip-profile``
-leaves it out. The per-test times also go to ``tests/durations.json``, which the tests'
-``conftest.py`` reads to start the longest tests first.
+again and again: a fresh kernel, the imports, the kit's setup cell, a warm kernel, an
+MLflow tracking server, a new SQLite store's migrations, PostgreSQL and one ``log_model``.
+It compares the suite with its floor: every notebook execution paying only the fixed cost
+of the tests' (warm) kernels, spread over the cores. ``--suite-junit PATH`` reads an
+existing JUnit file instead of running the suite; ``--only-profile`` measures that section
+alone and rewrites only it; ``--skip-profile`` leaves it out. The per-test times also go to
+``tests/durations.json``, which the tests' ``conftest.py`` reads to start the longest tests
+first.
 """
 
 from __future__ import annotations
@@ -133,14 +137,14 @@ def tiny_notebook(folder: Path, name: str, code: str) -> Path:
     return path
 
 
-def measure(path: Path, repeat: int, template: Path, label: str) -> Row:
-    """Run ``path`` ``repeat`` times and summarise."""
+def measure(path: Path, repeat: int, template: Path, label: str, warm: bool = False) -> Row:
+    """Run ``path`` ``repeat`` times, in fresh kernels unless ``warm``, and summarise."""
     times, peaks, ok, figures = [], [], True, []
     for _ in range(repeat):
         with tempfile.TemporaryDirectory(prefix="kit-bench-") as tmp:
             figures_file = Path(tmp) / "figures.jsonl"
             result = runner.run_notebook(
-                path, Path(tmp), template, env={FIGURES_ENV: str(figures_file)}
+                path, Path(tmp), template, env={FIGURES_ENV: str(figures_file)}, warm=warm
             )
             if figures_file.exists():
                 figures = [json.loads(line) for line in figures_file.read_text().splitlines()]
@@ -155,18 +159,20 @@ def measure(path: Path, repeat: int, template: Path, label: str) -> Row:
     return Row(label, statistics.median(times), times, max(peaks), ok, figures)
 
 
-def render(rows: list[Row], overhead: tuple[Row, Row], repeat: int) -> str:
+def render(rows: list[Row], overhead: tuple[Row, Row, Row], repeat: int) -> str:
     """Return the markdown of BENCHMARK.md."""
-    bare, kit = overhead
+    bare, kit, warm = overhead
     cores = psutil.cpu_count(logical=True)
     memory = psutil.virtual_memory().total / 2**30
     lines = [
         "# Benchmark",
         "",
         "Written by `make benchmark` (`python -m tools.benchmark`); do not edit by hand.",
-        "Each notebook runs alone in a fresh kernel with its own MLflow store, exactly as",
-        "in the tests. Time is wall time from kernel start to shutdown (median of "
-        f"{repeat} run{'s' if repeat > 1 else ''}); memory is the peak resident memory of",
+        "Each notebook runs alone with its own MLflow store, as in the tests, but in a fresh",
+        "kernel, as JupyterLab starts one for a student (the tests fork warm kernels, whose",
+        "libraries are already imported: `tools/warm_kernels.py`). Time is wall time from",
+        f"kernel start to shutdown (median of {repeat} run{'s' if repeat > 1 else ''}); memory "
+        "is the peak resident memory of",
         "the kernel and every process it started (servers included).",
         "",
         f"Machine: {cores} cores, {memory:.0f} GiB, Python {platform.python_version()}, "
@@ -180,6 +186,9 @@ def render(rows: list[Row], overhead: tuple[Row, Row], repeat: int) -> str:
         f"| the kit's setup cell (`setup_notebook`) | {kit.median_s:.1f} | {kit.peak_mb:.0f} |",
         "",
         f"Ratio: {kit.median_s / bare.median_s:.2f}x (target: within 2x).",
+        "",
+        f"The same setup cell in a warm kernel, as the tests run it: {warm.median_s:.1f} s, "
+        f"{warm.peak_mb:.0f} MiB.",
         "",
         "## Notebooks and labs",
         "",
@@ -235,8 +244,8 @@ def measure_grading(count: int = CLASS_SIZE, lab: str = GRADED_LAB) -> tuple[str
             "",
             f"`make grade SUBMISSIONS=DIR LAB={lab[3:]}` on {count} submissions of {lab} "
             f"(half solutions, half untouched student notebooks), graded "
-            f"{psutil.cpu_count(logical=True)} at a time, each in a fresh kernel with its own "
-            f"store. Date: {time.strftime('%Y-%m-%d')}.",
+            f"{psutil.cpu_count(logical=True)} at a time, each in a kernel of its own (forked "
+            f"warm) with its own store. Date: {time.strftime('%Y-%m-%d')}.",
             "",
             "| figure | value |",
             "|---|---:|",
@@ -375,8 +384,8 @@ def render_profile(
     Args:
         profile: The suite's run.
         components: (what, median seconds or ``None`` when it could not be measured).
-        fixed_cost: Seconds every notebook execution pays before its first own cell
-            (a fresh kernel plus the kit's setup cell).
+        fixed_cost: Seconds every notebook execution of the tests pays before its first
+            own cell (a warm kernel plus the kit's setup cell).
         cores: The cores the suite ran on.
         source: Where the per-file figures come from, for the reader.
     """
@@ -429,7 +438,7 @@ def render_profile(
 
 def measure_profile(
     args: argparse.Namespace, template: Path, folder: Path, kit: Row | None = None,
-    bare: Row | None = None,
+    bare: Row | None = None, warm: Row | None = None,
 ) -> str:  # fmt: skip
     """Profile the suite and its components; return the section's markdown.
 
@@ -462,11 +471,19 @@ def measure_profile(
     empty = measure(tiny_notebook(folder, "empty", EMPTY), args.repeat, template, "empty kernel")
     bare = bare or measure(tiny_notebook(folder, "bare", BARE), args.repeat, template, "bare")
     kit = kit or measure(tiny_notebook(folder, "kit", KIT), args.repeat, template, "kit setup")
+    warm = warm or measure_warm(folder, args.repeat, template)
+    warm_empty = measure(
+        tiny_notebook(folder, "empty", EMPTY), args.repeat, template, "empty warm kernel", True
+    )
     components: list[tuple[str, float | None]] = [
         ("a fresh kernel (start, one empty cell, shut down)", empty.median_s),
         (f"`{BARE}` (in that kernel, beyond its start)", bare.median_s - empty.median_s),
         ("the kit's setup cell (in that kernel, beyond its start)", kit.median_s - empty.median_s),
-    ]
+        ("a warm kernel, as the tests fork it (start, one empty cell, shut down)",
+         warm_empty.median_s),
+        ("the kit's setup cell (in a warm kernel, beyond its start)",
+         warm.median_s - warm_empty.median_s),
+    ]  # fmt: skip
     for name, (what, code) in COMPONENTS.items():
         try:
             seconds: float | None = measure_component(code, args.repeat, template)
@@ -475,7 +492,14 @@ def measure_profile(
             print(f"  {name:<48} FAILED: {error}", flush=True)
             seconds = None
         components.append((what, seconds))
-    return render_profile(profile, components, kit.median_s, cores, source)
+    return render_profile(profile, components, warm.median_s, cores, source)
+
+
+def measure_warm(folder: Path, repeat: int, template: Path) -> Row:
+    """Time the kit's setup cell in a warm kernel; the first, which starts the server, is
+    left out."""
+    measure(tiny_notebook(folder, "kit", KIT), 1, template, "warm-kernel server start", True)
+    return measure(tiny_notebook(folder, "kit", KIT), repeat, template, "kit setup, warm", True)
 
 
 def replace_section(text: str, heading: str, section: str) -> str:
@@ -541,10 +565,13 @@ def main(argv: list[str] | None = None) -> int:
         print("fixed cost per notebook:")
         bare = measure(tiny_notebook(folder, "bare", BARE), args.repeat, template, "bare")
         kit = measure(tiny_notebook(folder, "kit", KIT), args.repeat, template, "kit setup")
+        warm = measure_warm(folder, args.repeat, template)
         print("notebooks:")
         rows = [measure(p, args.repeat, template, p.relative_to(ROOT).as_posix()) for p in paths]
-        profile = "" if args.skip_profile else measure_profile(args, template, folder, kit, bare)
-    text, load_ok = render(rows, (bare, kit), args.repeat), True
+        profile = ""
+        if not args.skip_profile:
+            profile = measure_profile(args, template, folder, kit, bare, warm)
+    text, load_ok = render(rows, (bare, kit, warm), args.repeat), True
     if profile:
         text = text.rstrip("\n") + "\n\n" + profile
     if not args.skip_classroom:

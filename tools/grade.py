@@ -1,7 +1,8 @@
 """Grade a folder of submitted lab notebooks: ``make grade SUBMISSIONS=DIR LAB=NN``.
 
-Each submission is re-executed from the top in a fresh kernel with a tracking store of
-its own (the test runner's :func:`tools.runner.run_notebook`), with a time limit per cell
+Each submission is re-executed from the top in a new kernel with a tracking store of
+its own (the test runner's :func:`tools.runner.run_notebook`, whose kernels are forked from
+one that has already imported the course's libraries), with a time limit per cell
 and no way out to the network (every proxy variable points nowhere; the machine itself,
 ``127.0.0.1``, stays reachable for the servers a lab starts). What the notebook printed
 when the student ran it counts for nothing:

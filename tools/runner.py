@@ -1,8 +1,11 @@
 """Execute one notebook the way the tests and the benchmark do.
 
-Each run gets a fresh kernel, its own MLflow store in a temporary folder, strict
+Each run gets a kernel of its own, its own MLflow store in a temporary folder, strict
 deprecation checks, and a tag in its environment. Every process the notebook starts
-inherits the tag, so after the run any process still carrying it has leaked.
+inherits the tag, so after the run any process still carrying it has leaked. The kernel is
+forked from a warm-kernel server that has already imported the course's libraries
+(:mod:`tools.warm_kernels`; a fork shows the server's environment, which carries a tag of
+its own), unless ``KIT_KERNELS=fresh`` or ``warm=False`` asks for a newly started one.
 """
 
 from __future__ import annotations
@@ -14,14 +17,15 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
 
+from tools import warm_kernels
 from utils.environ import patched_environ
-from utils.notebook import DEPRECATION_MARKER, STRICT_ENV
+from utils.notebook import DEPRECATION_MARKER, QUIET_MLFLOW_ENV, STRICT_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
 KERNEL_NAME = "mlflow-kit"
@@ -57,6 +61,9 @@ class RunResult:
         tag: The value of ``KIT_RUN_TAG`` that marked the run's processes.
         deprecations: MLflow deprecation warnings the notebook showed, by cell.
         leaked: Processes that outlived the notebook (they have been killed).
+        tags: Every ``KIT_RUN_TAG`` value that marks the run's processes: ``tag``, and
+            with a warm kernel the warm-kernel server's own.
+        skip: Processes carrying one of ``tags`` that are not the run's (the server).
     """
 
     path: Path
@@ -68,55 +75,70 @@ class RunResult:
     error: str | None = None
     deprecations: list[str] = field(default_factory=list)
     leaked: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    skip: list[int] = field(default_factory=list)
 
 
-def carries_tag(proc: psutil.Process, tag: str) -> bool:
-    """Tell whether ``proc`` is live, not this process, and has ``tag`` in its environment."""
+def carries_tag(
+    proc: psutil.Process, tag: str | Collection[str], skip: Collection[int] = ()
+) -> bool:
+    """Tell whether ``proc`` is live, not this process nor in ``skip``, and has ``tag`` (or
+    one of several) in its environment."""
+    tags = {tag} if isinstance(tag, str) else set(tag)
     try:
         return (
             proc.pid != os.getpid()
-            and proc.environ().get(TAG_VAR) == tag
+            and proc.pid not in skip
+            and proc.environ().get(TAG_VAR) in tags
             and proc.status() != psutil.STATUS_ZOMBIE
         )
     except (psutil.Error, OSError):
         return False
 
 
-def tagged_processes(tag: str) -> list[psutil.Process]:
+def tagged_processes(
+    tag: str | Collection[str], skip: Collection[int] = ()
+) -> list[psutil.Process]:
     """Return the running processes whose environment carries ``tag``."""
-    return [proc for proc in psutil.process_iter(["pid"]) if carries_tag(proc, tag)]
+    return [proc for proc in psutil.process_iter(["pid"]) if carries_tag(proc, tag, skip)]
 
 
-def wait_until_gone(tag: str, seconds: float) -> list[psutil.Process]:
+def wait_until_gone(
+    tag: str | Collection[str], seconds: float, skip: Collection[int] = ()
+) -> list[psutil.Process]:
     """Wait up to ``seconds`` for the tagged processes to end; return those still running."""
     deadline = time.monotonic() + seconds
-    left = tagged_processes(tag)
+    left = tagged_processes(tag, skip)
     while left and time.monotonic() < deadline:
         time.sleep(0.05)
-        left = tagged_processes(tag)
+        left = tagged_processes(tag, skip)
     return left
 
 
-def reap_leaks(tag: str, grace: float = 5.0) -> list[str]:
+def reap_leaks(
+    tag: str | Collection[str], grace: float = 5.0, skip: Collection[int] = ()
+) -> list[str]:
     """Wait ``grace`` seconds for tagged processes to end, kill what is left, list them."""
     described = []
-    for proc in wait_until_gone(tag, grace):
+    for proc in wait_until_gone(tag, grace, skip):
         try:
             described.append(f"pid {proc.pid}: {' '.join(proc.cmdline())[:200]}")
             proc.kill()
         except psutil.Error:
             continue
     # A kill takes effect asynchronously: nothing tagged runs any more on return.
-    wait_until_gone(tag, 10)
+    wait_until_gone(tag, 10, skip)
     return described
 
 
 class _MemorySampler(threading.Thread):
     """Samples the summed RSS of the tagged processes until stopped."""
 
-    def __init__(self, tag: str, interval: float = 0.25) -> None:
+    def __init__(
+        self, tags: Collection[str], skip: Collection[int] = (), interval: float = 0.25
+    ) -> None:
         super().__init__(daemon=True)
-        self.tag, self.interval, self.peak = tag, interval, 0
+        self.tags, self.skip, self.interval, self.peak = tags, skip, interval, 0
         self._halt = threading.Event()
 
     def run(self) -> None:
@@ -131,7 +153,7 @@ class _MemorySampler(threading.Thread):
                 key = (proc.pid, proc.info["create_time"])
                 tagged = verdicts.get(key)
                 if tagged is None:
-                    tagged = carries_tag(proc, self.tag)
+                    tagged = carries_tag(proc, self.tags, self.skip)
                     if tagged or time.time() - proc.info["create_time"] > 2:
                         verdicts[key] = tagged
                 if tagged:
@@ -146,6 +168,28 @@ class _MemorySampler(threading.Thread):
         self._halt.set()
         self.join()
         return self.peak / 2**20
+
+
+def warm_server_environment() -> dict[str, str]:
+    """The environment the warm-kernel server starts (and imports its libraries) with.
+
+    This process's, without what is set per run, with the settings the kit gives MLflow
+    before importing it and one thread per math library (as ``setup_notebook`` sets).
+    """
+    env = {k: v for k, v in os.environ.items() if k not in (*ISOLATE_VARS, TAG_VAR, STRICT_ENV)}
+    env.update(QUIET_MLFLOW_ENV)
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.setdefault(variable, "1")
+    return env
+
+
+def mlflow_warnings(warnings: list[str]) -> list[str]:
+    """Return the deprecation and future warnings among ``warnings`` that MLflow raised."""
+    return [
+        w
+        for w in warnings
+        if w.startswith(("DeprecationWarning", "FutureWarning")) and "mlflow" in w.lower()
+    ]
 
 
 def prepare_store(store: Path, template_db: Path | None = None) -> None:
@@ -218,8 +262,9 @@ def run_notebook(
     cwd: Path | None = None,
     allow_errors: bool = False,
     leak_grace: float = 5.0,
+    warm: bool | None = None,
 ) -> RunResult:
-    """Execute ``path`` in a fresh kernel with its own store; never raises for cell errors.
+    """Execute ``path`` in a kernel and store of its own; never raises for cell errors.
 
     Args:
         path: The notebook.
@@ -232,6 +277,9 @@ def run_notebook(
             reported); the grader uses it so one broken task does not hide the others.
         leak_grace: Seconds the notebook's processes get to end after the kernel has shut
             down (a server may still be stopping) before they count as leaked and are killed.
+        warm: Fork the kernel from this process's warm-kernel server
+            (:mod:`tools.warm_kernels`) instead of starting a new one; by default warm
+            unless ``KIT_KERNELS=fresh``.
 
     Returns:
         A :class:`RunResult`; its ``error``, ``deprecations`` and ``leaked`` say what
@@ -240,6 +288,15 @@ def run_notebook(
     import papermill
 
     tag = uuid.uuid4().hex
+    tags, skip, engine, deprecations = [tag], [], {}, []
+    if warm if warm is not None else os.environ.get(warm_kernels.MODE_ENV) != "fresh":
+        server = warm_kernels.use(warm_server_environment())
+        tags.append(server.tag)
+        skip.append(server.pid)
+        engine["kernel_manager_class"] = warm_kernels.WarmKernelManager
+        deprecations = [
+            f"preloaded by the warm kernels: {w}" for w in mlflow_warnings(server.warnings)
+        ]
     store = workdir / "store"
     prepare_store(store, template_db)
     executed = workdir / f"{path.stem}.executed.ipynb"
@@ -255,7 +312,7 @@ def run_notebook(
     )
     values.update(env or {})
     error = None
-    sampler = _MemorySampler(tag)
+    sampler = _MemorySampler(tags, skip)
     start = time.perf_counter()
     with patched_environ(values):
         sampler.start()
@@ -273,17 +330,19 @@ def run_notebook(
                 # executed notebook after every cell: seconds of CPU per notebook. It is
                 # written once, at the end or when a cell fails.
                 request_save_on_cell_execute=False,
+                **engine,
             )
         except Exception as exc:  # noqa: BLE001 - any failure becomes the test's message
             error = describe_cell_error(exc, path)
         finally:
             seconds = time.perf_counter() - start
             peak = sampler.stop()
-            leaked = reap_leaks(tag, leak_grace)
-    deprecations = []
+            leaked = reap_leaks(tags, leak_grace, skip)
     if executed.exists():
-        deprecations = find_deprecations(json.loads(executed.read_text()))
-    return RunResult(path, executed, seconds, peak, store, tag, error, deprecations, leaked)
+        deprecations += find_deprecations(json.loads(executed.read_text()))
+    return RunResult(
+        path, executed, seconds, peak, store, tag, error, deprecations, leaked, tags, skip
+    )
 
 
 def check_result(result: RunResult) -> None:

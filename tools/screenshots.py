@@ -113,7 +113,7 @@ class Shot:
 
 
 def build_store(store: Path, work: Path) -> None:
-    """Run lessons 07, 09 and 10 into one MLflow store, each in a fresh kernel.
+    """Run lessons 07, 09 and 10 into one MLflow store, each in a kernel of its own.
 
     Args:
         store: The store folder to create (``mlflow.db`` and ``artifacts/``).

@@ -1,7 +1,7 @@
 """Build the course as a static HTML site that students can read offline, in English and Spanish.
 
 ``python -m tools.site`` (``make site``) executes every lesson notebook the way the
-tests do (a fresh kernel and its own MLflow store each, see :mod:`tools.runner`), in
+tests do (a kernel and an MLflow store of its own each, see :mod:`tools.runner`), in
 parallel, and converts the executed copies to HTML. It adds a page per lab (its README
 without the instructor notes, and the student notebook, not executed; the solutions are
 not published), the datasheet of the case-study data, and an index with the course map.

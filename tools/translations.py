@@ -49,6 +49,9 @@ from tools.notebook_checks import LABS, ROOT, is_navigation, lesson_notebooks
 
 LANG = "es"
 CATALOGUES = ROOT / "translations" / LANG
+# libyaml's safe loader reads the catalogues about ten times faster than the pure-Python one
+# (the checks read them hundreds of times), with the same result.
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 COURSE_MAP = "[Mapa del curso](../../README.es.md#mapa-del-curso)"
 #: Until the Spanish README exists, the navigation points at the English course map.
 COURSE_MAP_EN = "[Mapa del curso](../../README.md#course-map)"
@@ -104,7 +107,7 @@ def load_catalogue(path: Path) -> dict[str, dict[str, str]]:
         CatalogueError: The file is not valid YAML or an entry lacks ``en`` or ``es``.
     """
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
     except yaml.YAMLError as error:
         raise CatalogueError(f"{_label(path)} is not valid YAML: {error}") from None
     cells = data.get("cells") if isinstance(data, dict) else None

@@ -221,7 +221,7 @@ def _wait_for_group_exit(process: subprocess.Popen, pgid: int, timeout: float) -
         process.poll()  # reaps the leader, so it does not linger as a zombie
         if not _group_alive(pgid):
             return True
-        time.sleep(0.1)
+        time.sleep(0.05)
     return False
 
 
@@ -326,7 +326,8 @@ def _wait_until_ready(
             )
         if ready():
             return
-        time.sleep(0.25)
+        # A refused connection costs next to nothing; a long pause would add to every start.
+        time.sleep(0.05)
     raise ServerError(
         _(
             "{name} did not answer {what} within {seconds} s.\nIts log ({log}) ends with:\n{tail}"
