@@ -25,7 +25,7 @@ import psutil
 
 from tools import warm_kernels
 from utils.environ import patched_environ
-from utils.notebook import DEPRECATION_MARKER, QUIET_MLFLOW_ENV, STRICT_ENV
+from utils.notebook import DEPRECATION_MARKER, QUIET_MLFLOW_ENV, STRICT_ENV, THREAD_VARS
 
 ROOT = Path(__file__).resolve().parent.parent
 KERNEL_NAME = "mlflow-kit"
@@ -79,12 +79,9 @@ class RunResult:
     skip: list[int] = field(default_factory=list)
 
 
-def carries_tag(
-    proc: psutil.Process, tag: str | Collection[str], skip: Collection[int] = ()
-) -> bool:
-    """Tell whether ``proc`` is live, not this process nor in ``skip``, and has ``tag`` (or
-    one of several) in its environment."""
-    tags = {tag} if isinstance(tag, str) else set(tag)
+def carries_tag(proc: psutil.Process, tags: Collection[str], skip: Collection[int] = ()) -> bool:
+    """Tell whether ``proc`` is live, not this process nor in ``skip``, and has one of
+    ``tags`` in its environment."""
     try:
         return (
             proc.pid != os.getpid()
@@ -96,38 +93,34 @@ def carries_tag(
         return False
 
 
-def tagged_processes(
-    tag: str | Collection[str], skip: Collection[int] = ()
-) -> list[psutil.Process]:
-    """Return the running processes whose environment carries ``tag``."""
-    return [proc for proc in psutil.process_iter(["pid"]) if carries_tag(proc, tag, skip)]
+def tagged_processes(tags: Collection[str], skip: Collection[int] = ()) -> list[psutil.Process]:
+    """Return the running processes (but ``skip``) whose environment carries one of ``tags``."""
+    return [proc for proc in psutil.process_iter(["pid"]) if carries_tag(proc, tags, skip)]
 
 
 def wait_until_gone(
-    tag: str | Collection[str], seconds: float, skip: Collection[int] = ()
+    tags: Collection[str], seconds: float, skip: Collection[int] = ()
 ) -> list[psutil.Process]:
     """Wait up to ``seconds`` for the tagged processes to end; return those still running."""
     deadline = time.monotonic() + seconds
-    left = tagged_processes(tag, skip)
+    left = tagged_processes(tags, skip)
     while left and time.monotonic() < deadline:
         time.sleep(0.05)
-        left = tagged_processes(tag, skip)
+        left = tagged_processes(tags, skip)
     return left
 
 
-def reap_leaks(
-    tag: str | Collection[str], grace: float = 5.0, skip: Collection[int] = ()
-) -> list[str]:
+def reap_leaks(tags: Collection[str], grace: float = 5.0, skip: Collection[int] = ()) -> list[str]:
     """Wait ``grace`` seconds for tagged processes to end, kill what is left, list them."""
     described = []
-    for proc in wait_until_gone(tag, grace, skip):
+    for proc in wait_until_gone(tags, grace, skip):
         try:
             described.append(f"pid {proc.pid}: {' '.join(proc.cmdline())[:200]}")
             proc.kill()
         except psutil.Error:
             continue
     # A kill takes effect asynchronously: nothing tagged runs any more on return.
-    wait_until_gone(tag, 10, skip)
+    wait_until_gone(tags, 10, skip)
     return described
 
 
@@ -178,7 +171,7 @@ def warm_server_environment() -> dict[str, str]:
     """
     env = {k: v for k, v in os.environ.items() if k not in (*ISOLATE_VARS, TAG_VAR, STRICT_ENV)}
     env.update(QUIET_MLFLOW_ENV)
-    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    for variable in THREAD_VARS:
         env.setdefault(variable, "1")
     return env
 
@@ -289,7 +282,9 @@ def run_notebook(
 
     tag = uuid.uuid4().hex
     tags, skip, engine, deprecations = [tag], [], {}, []
-    if warm if warm is not None else os.environ.get(warm_kernels.MODE_ENV) != "fresh":
+    if warm is None:
+        warm = os.environ.get(warm_kernels.MODE_ENV) != "fresh"
+    if warm:
         server = warm_kernels.use(warm_server_environment())
         tags.append(server.tag)
         skip.append(server.pid)

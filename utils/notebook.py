@@ -33,6 +33,9 @@ QUIET_MLFLOW_ENV: dict[str, str] = {
     "DO_NOT_TRACK": "1",
 }
 
+# The math libraries' thread settings: :func:`limit_threads` sets each to one.
+THREAD_VARS: tuple[str, ...] = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
 # The test harness sets this; every MLflow deprecation warning then prints a marker line
 # that fails the notebook (see tests/harness.py).
 STRICT_ENV = "KIT_STRICT_WARNINGS"
@@ -117,7 +120,7 @@ def limit_threads() -> None:
     """
     from threadpoolctl import threadpool_limits
 
-    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    for variable in THREAD_VARS:
         os.environ.setdefault(variable, "1")
     threadpool_limits(limits=1)
 
