@@ -184,3 +184,26 @@ def test_the_warm_kernel_server_forks_kernels_and_stops_without_leftovers(
     finally:
         server.close()
     assert not child.is_running() and not Path(server.socket_path).exists()
+
+
+def test_a_store_from_the_template_makes_its_own_default_experiment(
+    tmp_path: Path, template_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+    import time
+    from contextlib import closing
+
+    from mlflow import MlflowClient
+
+    with closing(sqlite3.connect(template_db)) as template:
+        assert template.execute("SELECT count(*) FROM experiments").fetchone() == (0,)
+        (revision,) = template.execute("SELECT version_num FROM alembic_version").fetchone()
+    store = tmp_path / "store"
+    runner.prepare_store(store, template_db)
+    monkeypatch.chdir(tmp_path)
+    opened = time.time() * 1000
+    (default,) = MlflowClient(f"sqlite:///{store / 'mlflow.db'}").search_experiments()
+    assert default.name == "Default" and default.creation_time >= opened
+    assert default.artifact_location == str(tmp_path / "mlruns" / "0")
+    with closing(sqlite3.connect(store / "mlflow.db")) as copied:
+        assert copied.execute("SELECT version_num FROM alembic_version").fetchone() == (revision,)

@@ -10,10 +10,12 @@ its own), unless ``KIT_KERNELS=fresh`` or ``warm=False`` asks for a newly starte
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
+import sqlite3
 import threading
 import time
 import uuid
@@ -195,14 +197,22 @@ def prepare_store(store: Path, template_db: Path | None = None) -> None:
 def migrated_template(folder: Path) -> Path:
     """Create an empty, fully migrated SQLite tracking database and return its path.
 
-    Copying it saves every notebook run the 1.5-2 s of schema migrations.
+    Copying it saves every notebook run the 1.5-2 s of schema migrations. It holds no
+    experiment: MLflow creates the Default experiment when a store opens without one, so
+    each copy gets its own when first opened, as a student's new store does, rather than
+    one made here, with this folder in its artifact location and this moment as its date.
     """
     db = folder / "template.db"
     if not db.exists():
         import mlflow
 
         folder.mkdir(parents=True, exist_ok=True)
-        mlflow.MlflowClient(tracking_uri=f"sqlite:///{db}").search_experiments()
+        building = folder / "template.db.partial"
+        building.unlink(missing_ok=True)
+        mlflow.MlflowClient(tracking_uri=f"sqlite:///{building}").search_experiments()
+        with contextlib.closing(sqlite3.connect(building)) as connection, connection:
+            connection.execute("DELETE FROM experiments")
+        building.replace(db)
     return db
 
 
