@@ -123,14 +123,23 @@ KERNEL_FACTS = (
     "import os, sys, psutil\n"
     "print('PID', os.getpid())\n"
     "print('PARENT', psutil.Process().ppid())\n"
-    "print('PRELOADED', 'sklearn.ensemble' in sys.modules)"
+    "print('PRELOADED', 'sklearn.ensemble' in sys.modules)\n"
+    "nulls = []\n"
+    "for fd in os.listdir('/proc/self/fd'):\n"
+    "    try:\n"
+    "        if os.readlink(f'/proc/self/fd/{fd}') == os.devnull:\n"
+    "            nulls.append(int(fd))\n"
+    "    except OSError:  # the listing's own descriptor, closed since\n"
+    "        pass\n"
+    "print('NULLS', sorted(nulls))"
 )
 
 
 def facts(result: runner.RunResult) -> dict[str, str]:
     text = runner.output_text(nbformat.read(result.executed, as_version=4))
     pairs = [line.split(" ", 1) for line in text.splitlines() if " " in line]
-    return {key: value for key, value in pairs if key in ("PID", "PARENT", "PRELOADED", "STORE")}
+    keys = ("PID", "PARENT", "PRELOADED", "STORE", "NULLS")
+    return {key: value for key, value in pairs if key in keys}
 
 
 @pytest.mark.notebook
@@ -152,6 +161,7 @@ def test_a_warm_kernel_is_a_new_process_with_the_runs_own_store(
         assert seen["PRELOADED"] == "True"
         assert int(seen["PARENT"]) in result.skip  # forked by the warm-kernel server
         assert seen["STORE"] == str(result.store)
+        assert seen["NULLS"] == "[0]"  # stdin reads nothing; no other descriptor left open
     assert facts(first)["PID"] != facts(second)["PID"]
 
 

@@ -91,7 +91,9 @@ def _become_kernel(request: dict[str, Any]) -> None:
         os.environ.clear()
         os.environ.update(request["env"])
         null = os.open(os.devnull, os.O_RDWR)
-        os.dup2(null, 0)
+        if null != 0:
+            os.dup2(null, 0)
+            os.close(null)
         sys.argv = ["ipykernel_launcher", *request["argv"]]
         from ipykernel import kernelapp
 
