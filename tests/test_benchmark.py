@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
+import psutil
 import pytest
 
 from tools import benchmark
@@ -84,6 +85,79 @@ def test_the_section_shows_files_shares_components_and_the_floor(junit: Path) ->
     assert "| a fresh kernel | 2.0 |" in text and "| PostgreSQL | not measured |" in text
     # 4 notebooks x 3 s / 2 cores = 6 s against 120.5 s.
     assert "= 6 s. Measured suite: 120 s. Ratio: 20.1x." in text
+
+
+def test_the_section_shows_where_the_cpu_went_and_the_cpu_floor(junit: Path) -> None:
+    profile = benchmark.parse_junit(junit)
+    cpu = benchmark.CpuUse(
+        busy_s=200.0,
+        wall_s=125.0,
+        cores=2,
+        per_kind={"notebook kernels": 90.0, "PostgreSQL": 10.0, benchmark.OTHER_KIND: 60.0},
+    )
+    text = benchmark.render_profile(profile, [], 3.0, 2, "From suite.xml", cpu)
+    assert "200 s of CPU time in 125 s on 2 cores: the cores were busy 80% of the time" in text
+    assert "every core: 100 s (its CPU floor)" in text and "at most 360 s of CPU" in text
+    rows = [line for line in text.split("### Where the CPU goes")[1].splitlines() if "|" in line]
+    assert rows[2:] == [
+        "| notebook kernels | 90 | 45% |",
+        f"| {benchmark.OTHER_KIND} | 60 | 30% |",
+        "| PostgreSQL | 10 | 5% |",
+        "| not attributed (processes shorter than a sample, the operating system, the "
+        "sampling) | 40 | 20% |",
+    ]
+    assert "Where the CPU goes" not in benchmark.render_profile(profile, [], 3.0, 2, "x")
+
+
+@pytest.mark.parametrize(
+    ("cmdline", "kind"),
+    [
+        ("/v/bin/python -m tools.warm_kernels /tmp/s.sock pandas", "notebook kernels"),
+        ("/v/bin/python -m ipykernel_launcher -f k.json", "notebook kernels"),
+        ("/v/bin/python -c import os\ndef run_in_place(command, env): ... server --port 5",
+         "MLflow tracking and model servers"),
+        ("/v/bin/python -u -c import sys;exec(eval(sys.stdin.readline()))",
+         "pytest and its workers"),
+        ("/usr/lib/postgresql/15/bin/postgres -D /tmp/db -p 5433", "PostgreSQL"),
+        ("/proc/self/exe --type=renderer --lang=en", "Chromium and its driver (UI, slides, "
+         "screenshots)"),
+        ("python train.py --data d --C 1.0", benchmark.OTHER_KIND),
+    ],
+)  # fmt: skip
+def test_every_process_of_a_suite_run_has_a_kind(cmdline: str, kind: str) -> None:
+    assert benchmark.process_kind(cmdline) == kind
+
+
+def test_the_sampler_counts_what_a_process_spends_while_it_samples() -> None:
+    import subprocess
+    import sys
+    import time
+
+    def spin(marker: str) -> str:  # one second of CPU
+        return (
+            f"# {marker}\nimport time\nend = time.process_time() + 1\n"
+            "while time.process_time() < end: 0\n"
+        )
+
+    def kind_of(cmdline: str) -> str:
+        return next((k for k in ("burner", "spinner") if f"# {k}" in cmdline), "rest")
+
+    # The spinner spends its second before the sampling starts, then sleeps: none counts.
+    spinner = subprocess.Popen([sys.executable, "-c", spin("spinner") + "time.sleep(60)"])
+    try:
+        spent, deadline = psutil.Process(spinner.pid), time.monotonic() + 60
+        while sum(spent.cpu_times()[:2]) < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with benchmark.CpuSampler(interval=0.05, kind_of=kind_of) as sampler:
+            subprocess.run([sys.executable, "-c", spin("burner")], timeout=120, check=True)
+    finally:
+        spinner.kill()
+        spinner.wait()
+    use = sampler.use
+    assert use.cores >= 1 and use.wall_s >= 1.0
+    assert 0.8 <= use.per_kind["burner"] <= 1.3
+    assert use.per_kind["spinner"] < 0.2
+    assert use.busy_s >= use.per_kind["burner"]
 
 
 def test_the_section_replaces_its_old_self_and_keeps_the_others(junit: Path) -> None:

@@ -19,7 +19,11 @@ and sums its time per test file, then measures what every notebook and many test
 again and again: a fresh kernel, the imports, the kit's setup cell, a warm kernel, an
 MLflow tracking server, a new SQLite store's migrations, PostgreSQL and one ``log_model``.
 It compares the suite with its floor: every notebook execution paying only the fixed cost
-of the tests' (warm) kernels, spread over the cores. ``--suite-junit PATH`` reads an
+of the tests' (warm) kernels, spread over the cores. While the suite runs, it samples every
+process's CPU time (:class:`CpuSampler`) and reports, for the median run, the CPU spent by
+kind of process (kernels, servers, test workers, PostgreSQL, Chromium, other programs)
+and the CPU floor: the machine's CPU time during the run divided by its cores, below
+which no order of the tests can bring the suite. ``--suite-junit PATH`` reads an
 existing JUnit file instead of running the suite; ``--only-profile`` measures that section
 alone and rewrites only it; ``--skip-profile`` leaves it out. The per-test times also go to
 ``tests/durations.json``, which the tests' ``conftest.py`` reads to start the longest tests
@@ -36,9 +40,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,6 +63,7 @@ GRADING_HEADING = "## Grading a class's submissions"
 PROFILE_HEADING = "## Where the suite's time goes"
 DURATIONS = ROOT / "tests" / "durations.json"
 EMPTY = "pass"
+SUITE_TARGET_S = 180  # what a run of the whole suite should take at most (test time)
 # The tests that execute one whole notebook each (lessons, lab solutions, lab student versions).
 NOTEBOOK_TESTS = (
     "tests/test_notebooks.py::test_notebook_runs[",
@@ -109,6 +115,124 @@ COMPONENTS = {
         "    print(time.perf_counter() - start)\n",
     ),
 }
+
+
+# What each process of a suite run is, by a part of its command line; the first match wins.
+PROCESS_KINDS = (
+    ("notebook kernels", ("tools.warm_kernels", "ipykernel_launcher")),
+    ("MLflow tracking and model servers", ("run_in_place", "mlflow server", "mlflow models serve",
+                                           "uvicorn", "gunicorn")),
+    ("pytest and its workers", ("pytest", "sys.stdin.readline()")),
+    ("PostgreSQL", ("postgres", "initdb", "pg_dump")),
+    ("Chromium and its driver (UI, slides, screenshots)", ("chrom", "playwright", "--type=")),
+)  # fmt: skip
+OTHER_KIND = "other programs (Project steps, `mlflow run`, grading workers, JupyterLab, moto)"
+
+
+def process_kind(cmdline: str) -> str:
+    """Return which of :data:`PROCESS_KINDS` a process with this command line is."""
+    for kind, needles in PROCESS_KINDS:
+        if any(needle in cmdline for needle in needles):
+            return kind
+    return OTHER_KIND
+
+
+@dataclass
+class CpuUse:
+    """Where the CPU time of one suite run went.
+
+    Attributes:
+        busy_s: CPU seconds the whole machine spent (all cores, from ``/proc/stat``).
+        wall_s: Seconds the run took.
+        cores: Logical cores.
+        per_kind: CPU seconds of the processes seen while sampling, by :func:`process_kind`.
+    """
+
+    busy_s: float
+    wall_s: float
+    cores: int
+    per_kind: dict[str, float]
+
+    @property
+    def unattributed_s(self) -> float:
+        """CPU that no sampled process accounts for: processes shorter than a sample, the
+        operating system, the sampling itself."""
+        return max(self.busy_s - sum(self.per_kind.values()), 0.0)
+
+
+class CpuSampler(threading.Thread):
+    """Adds up the CPU time of every process that runs while it samples, by kind.
+
+    A process seen at the first sample counts only what it spends afterwards; one that
+    starts and ends between two samples is missed (it shows as unattributed).
+    """
+
+    def __init__(
+        self, interval: float = 0.25, kind_of: Callable[[str], str] = process_kind
+    ) -> None:
+        super().__init__(daemon=True)
+        self.interval, self.kind_of = interval, kind_of
+        self._halt = threading.Event()
+        # (pid, start time) -> [kind, CPU when first seen, CPU when last seen, kind settled]
+        self._seen: dict[tuple[int, float], list] = {}
+        self._first = True
+
+    def _sample(self) -> None:
+        for proc in psutil.process_iter(["create_time"]):
+            if proc.pid == os.getpid():
+                continue
+            try:
+                times = proc.cpu_times()
+                cpu = times.user + times.system
+                started = proc.info["create_time"]
+                seen = self._seen.setdefault(
+                    (proc.pid, started), ["", cpu if self._first else 0.0, cpu, False]
+                )
+                seen[2] = cpu
+                # A young process may still be the copy of its parent that has not yet
+                # become its own program (exec): its kind is read again until it is older.
+                if not seen[3]:
+                    seen[0] = self.kind_of(" ".join(proc.cmdline()))
+                    seen[3] = time.time() - started > 2
+            except (psutil.Error, OSError):
+                continue
+        self._first = False
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            self._sample()
+            self._halt.wait(self.interval)
+
+    def __enter__(self) -> CpuSampler:
+        self._busy = _busy_seconds()
+        self._start = time.perf_counter()
+        self._sample()
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._halt.set()
+        self.join()
+        self.use = CpuUse(
+            _busy_seconds() - self._busy,
+            time.perf_counter() - self._start,
+            psutil.cpu_count(logical=True) or 1,
+            self.per_kind(),
+        )
+
+    def per_kind(self) -> dict[str, float]:
+        """CPU seconds so far, by kind."""
+        totals: dict[str, float] = {}
+        for kind, first, last, _ in self._seen.values():
+            totals[kind] = totals.get(kind, 0.0) + max(last - first, 0.0)
+        return totals
+
+
+def _busy_seconds() -> float:
+    """CPU seconds the machine has spent running anything, since it started."""
+    times = psutil.cpu_times()
+    parts = ("user", "nice", "system", "irq", "softirq")  # guest time is inside user
+    return sum(getattr(times, part, 0.0) for part in parts)
 
 
 @dataclass
@@ -378,6 +502,7 @@ def render_profile(
     fixed_cost: float,
     cores: int,
     source: str,
+    cpu: CpuUse | None = None,
 ) -> str:
     """Return the markdown of the section "Where the suite's time goes".
 
@@ -388,6 +513,7 @@ def render_profile(
             own cell (a warm kernel plus the kit's setup cell).
         cores: The cores the suite ran on.
         source: Where the per-file figures come from, for the reader.
+        cpu: Where the CPU time of that run went, when it was measured.
     """
     summed = profile.summed or 1.0
     floor = profile.notebook_runs * fixed_cost / max(cores, 1)
@@ -433,7 +559,35 @@ def render_profile(
         f"{profile.seconds:.0f} s. Ratio: {ratio:.1f}x.",
         "",
     ]
+    if cpu is not None:
+        lines += render_cpu(cpu)
     return "\n".join(lines)
+
+
+def render_cpu(cpu: CpuUse) -> list[str]:
+    """Return the lines of the subsection "Where the CPU goes" for one suite run."""
+    busy = cpu.busy_s or 1.0
+    lines = [
+        "### Where the CPU goes",
+        "",
+        f"During that run the machine spent {cpu.busy_s:.0f} s of CPU time in "
+        f"{cpu.wall_s:.0f} s on {cpu.cores} cores: the cores were busy "
+        f"{cpu.busy_s / (cpu.wall_s * cpu.cores):.0%} of the time. However the tests are "
+        f"ordered, the suite cannot take less than that work spread over every core: "
+        f"{cpu.busy_s / cpu.cores:.0f} s (its CPU floor). Under {SUITE_TARGET_S} s of test "
+        f"time on {cpu.cores} cores leaves at most {SUITE_TARGET_S * cpu.cores} s of CPU.",
+        "",
+        "| processes | CPU time (s) | share |",
+        "|---|---:|---:|",
+    ]
+    for kind, seconds in sorted(cpu.per_kind.items(), key=lambda kv: (-kv[1], kv[0])):
+        lines.append(f"| {kind} | {seconds:.0f} | {seconds / busy:.0%} |")
+    lines += [
+        f"| not attributed (processes shorter than a sample, the operating system, the "
+        f"sampling) | {cpu.unattributed_s:.0f} | {cpu.unattributed_s / busy:.0%} |",
+        "",
+    ]
+    return lines
 
 
 def measure_profile(
@@ -445,6 +599,7 @@ def measure_profile(
     Also writes ``args.durations`` (the per-test times) unless it is empty.
     """
     cores = psutil.cpu_count(logical=True) or 1
+    cpu = None
     if args.suite_junit:
         profile = parse_junit(args.suite_junit)
         source = f"From {args.suite_junit.name}"
@@ -453,16 +608,21 @@ def measure_profile(
         for number in range(1, args.suite_runs + 1):
             print(f"the whole suite, as `make test` runs it ({number}/{args.suite_runs}):")
             junit = folder / f"suite-{number}.xml"
-            wall = run_suite(junit)
+            with CpuSampler() as sampler:
+                wall = run_suite(junit)
             run = parse_junit(junit)
-            print(f"  {run.seconds:.0f} s of test time, {wall:.0f} s in all", flush=True)
-            runs.append(run)
-        runs.sort(key=lambda run: run.seconds)
-        profile = runs[len(runs) // 2]
-        times = ", ".join(f"{run.seconds:.0f}" for run in runs)
+            print(
+                f"  {run.seconds:.0f} s of test time, {wall:.0f} s in all, "
+                f"{sampler.use.busy_s:.0f} s of CPU",
+                flush=True,
+            )
+            runs.append((run, sampler.use))
+        runs.sort(key=lambda pair: pair[0].seconds)
+        profile, cpu = runs[len(runs) // 2]
+        times = ", ".join(f"{run.seconds:.0f}" for run, _ in runs)
         source = (
             f"The median of {len(runs)} runs of `make test` (test time as pytest reports it: "
-            f"{times} s; target: under 180 s)"
+            f"{times} s; target: under {SUITE_TARGET_S} s)"
         )
     if args.durations and profile.per_test:
         Path(args.durations).write_text(durations_json(profile), encoding="utf-8")
@@ -492,7 +652,7 @@ def measure_profile(
             print(f"  {name:<48} FAILED: {error}", flush=True)
             seconds = None
         components.append((what, seconds))
-    return render_profile(profile, components, warm.median_s, cores, source)
+    return render_profile(profile, components, warm.median_s, cores, source, cpu)
 
 
 def measure_warm(folder: Path, repeat: int, template: Path) -> Row:
