@@ -127,6 +127,7 @@ PROCESS_KINDS = (
     ("Chromium and its driver (UI, slides, screenshots)", ("chrom", "playwright", "--type=")),
 )  # fmt: skip
 OTHER_KIND = "other programs (Project steps, `mlflow run`, grading workers, JupyterLab, moto)"
+SYSTEM_KIND = "the operating system's own threads"
 
 
 def process_kind(cmdline: str) -> str:
@@ -155,8 +156,8 @@ class CpuUse:
 
     @property
     def unattributed_s(self) -> float:
-        """CPU that no sampled process accounts for: processes shorter than a sample, the
-        operating system, the sampling itself."""
+        """CPU that no sampled process accounts for: processes shorter than a sample,
+        interrupts, the sampling itself."""
         return max(self.busy_s - sum(self.per_kind.values()), 0.0)
 
 
@@ -186,13 +187,19 @@ class CpuSampler(threading.Thread):
                 cpu = times.user + times.system
                 started = proc.info["create_time"]
                 seen = self._seen.setdefault(
-                    (proc.pid, started), ["", cpu if self._first else 0.0, cpu, False]
+                    (proc.pid, started),
+                    [self.kind_of(""), cpu if self._first else 0.0, cpu, False],
                 )
                 seen[2] = cpu
-                # A young process may still be the copy of its parent that has not yet
-                # become its own program (exec): its kind is read again until it is older.
-                if not seen[3]:
-                    seen[0] = self.kind_of(" ".join(proc.cmdline()))
+                if seen[3]:
+                    continue
+                cmdline = proc.cmdline()
+                if not cmdline and proc.status() != psutil.STATUS_ZOMBIE:
+                    seen[0], seen[3] = SYSTEM_KIND, True  # a kernel thread: no command line
+                else:
+                    # A young process may still be the copy of its parent that has not yet
+                    # become its own program (exec): its kind is read again until it is older.
+                    seen[0] = self.kind_of(" ".join(cmdline))
                     seen[3] = time.time() - started > 2
             except (psutil.Error, OSError):
                 continue
@@ -583,8 +590,8 @@ def render_cpu(cpu: CpuUse) -> list[str]:
     for kind, seconds in sorted(cpu.per_kind.items(), key=lambda kv: (-kv[1], kv[0])):
         lines.append(f"| {kind} | {seconds:.0f} | {seconds / busy:.0%} |")
     lines += [
-        f"| not attributed (processes shorter than a sample, the operating system, the "
-        f"sampling) | {cpu.unattributed_s:.0f} | {cpu.unattributed_s / busy:.0%} |",
+        f"| not attributed (processes shorter than a sample, interrupts, the sampling) "
+        f"| {cpu.unattributed_s:.0f} | {cpu.unattributed_s / busy:.0%} |",
         "",
     ]
     return lines
@@ -668,7 +675,9 @@ def replace_section(text: str, heading: str, section: str) -> str:
     if start < 0:
         return text.rstrip("\n") + "\n\n" + section
     end = text.find("\n## ", start + len(heading))
-    return text[:start] + section + (text[end + 1 :] if end >= 0 else "")
+    if end < 0:
+        return text[:start] + section
+    return text[:start] + section.rstrip("\n") + "\n\n" + text[end + 1 :]
 
 
 def main(argv: list[str] | None = None) -> int:
