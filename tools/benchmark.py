@@ -161,6 +161,16 @@ class CpuUse:
         return max(self.busy_s - sum(self.per_kind.values()), 0.0)
 
 
+@dataclass
+class _Seen:
+    """A process as the sampler knows it."""
+
+    kind: str
+    first_cpu: float  # CPU seconds it had spent when first seen (0 if it started since)
+    last_cpu: float
+    settled: bool = False  # its kind is final
+
+
 class CpuSampler(threading.Thread):
     """Adds up the CPU time of every process that runs while it samples, by kind.
 
@@ -174,8 +184,7 @@ class CpuSampler(threading.Thread):
         super().__init__(daemon=True)
         self.interval, self.kind_of = interval, kind_of
         self._halt = threading.Event()
-        # (pid, start time) -> [kind, CPU when first seen, CPU when last seen, kind settled]
-        self._seen: dict[tuple[int, float], list] = {}
+        self._seen: dict[tuple[int, float], _Seen] = {}  # by pid and start time
         self._first = True
 
     def _sample(self) -> None:
@@ -186,21 +195,21 @@ class CpuSampler(threading.Thread):
                 times = proc.cpu_times()
                 cpu = times.user + times.system
                 started = proc.info["create_time"]
+                # Until its command line is read, a process has the kind of an empty one.
                 seen = self._seen.setdefault(
-                    (proc.pid, started),
-                    [self.kind_of(""), cpu if self._first else 0.0, cpu, False],
+                    (proc.pid, started), _Seen(self.kind_of(""), cpu if self._first else 0.0, cpu)
                 )
-                seen[2] = cpu
-                if seen[3]:
+                seen.last_cpu = cpu
+                if seen.settled:
                     continue
                 cmdline = proc.cmdline()
                 if not cmdline and proc.status() != psutil.STATUS_ZOMBIE:
-                    seen[0], seen[3] = SYSTEM_KIND, True  # a kernel thread: no command line
+                    seen.kind, seen.settled = SYSTEM_KIND, True  # a kernel thread
                 else:
                     # A young process may still be the copy of its parent that has not yet
                     # become its own program (exec): its kind is read again until it is older.
-                    seen[0] = self.kind_of(" ".join(cmdline))
-                    seen[3] = time.time() - started > 2
+                    seen.kind = self.kind_of(" ".join(cmdline))
+                    seen.settled = time.time() - started > 2
             except (psutil.Error, OSError):
                 continue
         self._first = False
@@ -230,8 +239,9 @@ class CpuSampler(threading.Thread):
     def per_kind(self) -> dict[str, float]:
         """CPU seconds so far, by kind."""
         totals: dict[str, float] = {}
-        for kind, first, last, _ in self._seen.values():
-            totals[kind] = totals.get(kind, 0.0) + max(last - first, 0.0)
+        for seen in self._seen.values():
+            spent = max(seen.last_cpu - seen.first_cpu, 0.0)
+            totals[seen.kind] = totals.get(seen.kind, 0.0) + spent
         return totals
 
 
