@@ -206,10 +206,8 @@ class CpuSampler(threading.Thread):
                 if not cmdline and proc.status() != psutil.STATUS_ZOMBIE:
                     seen.kind, seen.settled = SYSTEM_KIND, True  # a kernel thread
                 else:
-                    # A young process may still be the copy of its parent that has not yet
-                    # become its own program (exec): its kind is read again until it is older.
                     seen.kind = self.kind_of(" ".join(cmdline))
-                    seen.settled = time.time() - started > 2
+                    seen.settled = time.time() - started > runner.EXEC_GRACE_S
             except (psutil.Error, OSError):
                 continue
         self._first = False

@@ -126,6 +126,11 @@ def reap_leaks(tags: Collection[str], grace: float = 5.0, skip: Collection[int] 
     return described
 
 
+#: Seconds within which a new process may still be a copy of its parent that has not yet
+#: replaced itself (exec) with its own program: samplers look at it again until it is older.
+EXEC_GRACE_S = 2.0
+
+
 class _MemorySampler(threading.Thread):
     """Samples the summed RSS of the tagged processes until stopped."""
 
@@ -149,7 +154,7 @@ class _MemorySampler(threading.Thread):
                 tagged = verdicts.get(key)
                 if tagged is None:
                     tagged = carries_tag(proc, self.tags, self.skip)
-                    if tagged or time.time() - proc.info["create_time"] > 2:
+                    if tagged or time.time() - proc.info["create_time"] > EXEC_GRACE_S:
                         verdicts[key] = tagged
                 if tagged:
                     try:
